@@ -1,0 +1,126 @@
+"""Errors a user can act on.
+
+Every error raised on purpose is an ``MvdpError``: its message is written for the user (one
+line, naming the problem and, where possible, the fix) and its ``http_status`` tells the REST
+layer how to answer. The CLI prints the message and exits 2 (bad input) or 1; the handlers map
+the status in one place. Anything else is a bug and is logged, never shown raw.
+"""
+
+from __future__ import annotations
+
+
+class MvdpError(Exception):
+    """Base of all user-facing errors."""
+
+    http_status = 400
+
+    def __init__(self, message: str, *, errors: list[dict] | None = None):
+        super().__init__(message)
+        self.message = message
+        #: Optional per-field details: ``[{"field": "grid.max_depth", "message": "..."}]``.
+        self.errors = errors or []
+
+    def to_json(self) -> dict:
+        body: dict = {"message": self.message, "error": type(self).__name__}
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+# --- notebooks and parameters -------------------------------------------------------------
+
+
+class NotebookNotFound(MvdpError):
+    http_status = 404
+
+
+class PathOutsideRoot(MvdpError):
+    http_status = 403
+
+
+class NotANotebook(MvdpError):
+    pass
+
+
+class NoParametersCell(MvdpError):
+    pass
+
+
+class MultipleParametersCells(MvdpError):
+    pass
+
+
+class CellIndexError(MvdpError):
+    pass
+
+
+# --- plans and grids ----------------------------------------------------------------------
+
+
+class InvalidPlan(MvdpError):
+    """The plan document does not follow schema/plan.schema.json, or contradicts itself."""
+
+
+class UnknownParameter(InvalidPlan):
+    pass
+
+
+class ParameterTypeError(InvalidPlan):
+    pass
+
+
+class GridTooLarge(InvalidPlan):
+    pass
+
+
+# --- runs and targets ---------------------------------------------------------------------
+
+
+class RunNotFound(MvdpError):
+    http_status = 404
+
+
+class RunConflict(MvdpError):
+    """The run is in a state that does not allow the request (e.g. cancel a finished run)."""
+
+    http_status = 409
+
+
+class UnknownTarget(MvdpError):
+    http_status = 404
+
+
+class TargetError(MvdpError):
+    """A target (Airflow, Astro, ...) failed or refused; the user's work is untouched."""
+
+    http_status = 502
+
+
+class TargetUnreachable(TargetError):
+    pass
+
+
+class TargetAuthError(TargetError):
+    pass
+
+
+class DeployError(TargetError):
+    pass
+
+
+class DagImportError(TargetError):
+    """Airflow parsed the generated DAG and reported an import error (its message is kept)."""
+
+
+class DagNotParsed(TargetError):
+    """The DAG did not appear in the target in time."""
+
+
+class DagRunFailed(TargetError):
+    pass
+
+
+class MissingDependency(MvdpError):
+    """An optional dependency is needed for this feature; the message has the pip command."""
+
+    http_status = 501

@@ -1,0 +1,103 @@
+"""Where a plan runs. A target deploys, triggers, reports status and hands back outputs.
+
+The base class owns the sequence of a productionize (deploy, then trigger); subclasses fill
+the steps, as papermill's engines do. Targets are built from traitlets config by the server
+extension and from CLI options by the CLI; a registry maps kind names to classes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..exceptions import UnknownTarget
+from ..models import PointStatus, RunSpec, Snapshot
+
+Progress = Callable[[str], None]
+
+
+def _silent(_: str) -> None:
+    pass
+
+
+class Target(ABC):
+    """A place that runs plans: the embedded local runner, an Airflow deployment, Astro."""
+
+    kind: ClassVar[str]
+    #: Setting names whose values must never leave the server (browser, logs, DAGs).
+    secret_settings: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, name: str | None = None, **settings: Any):
+        self.name = name or self.kind
+        self.settings = settings
+
+    def describe(self) -> dict:
+        """Public description for `GET /mvdp/targets`: never a credential."""
+        public = {
+            k: v for k, v in self.settings.items() if k not in self.secret_settings and v is not None
+        }
+        return {"name": self.name, "kind": self.kind, "settings": public}
+
+    def check(self) -> None:
+        """Raise TargetUnreachable / TargetAuthError when the target cannot take a run."""
+
+    def productionize(self, spec: RunSpec, progress: Progress = _silent) -> None:
+        """Deploy the run's pipeline and trigger it. Raises a TargetError on failure."""
+        progress("deploying")
+        self.deploy(spec, progress)
+        progress("triggering")
+        self.trigger(spec)
+        progress("triggered")
+
+    @abstractmethod
+    def deploy(self, spec: RunSpec, progress: Progress = _silent) -> None:
+        """Put the pipeline (DAG, notebook) where the target reads it, and wait until it's ready."""
+
+    @abstractmethod
+    def trigger(self, spec: RunSpec) -> None:
+        """Start the run. May record target ids in ``spec.extra``."""
+
+    @abstractmethod
+    def poll(self, spec: RunSpec) -> Snapshot:
+        """The run's state and every point's status, in as few target calls as possible."""
+
+    @abstractmethod
+    def fetch_output(self, spec: RunSpec, point_id: str, dest: Path) -> Path | None:
+        """Copy the point's executed notebook to ``dest``; None when it does not exist (yet)."""
+
+    @abstractmethod
+    def cancel(self, spec: RunSpec) -> None:
+        """Stop the run; unfinished points end as failed or skipped."""
+
+    def resume(self, spec: RunSpec, known: dict[str, PointStatus]) -> None:
+        """Pick a run up again after a restart of the process hosting it (default: nothing,
+        the run goes on in the target by itself)."""
+
+    def logs(self, spec: RunSpec, point_id: str) -> str:
+        """The log of one point, for a failed point on request."""
+        return ""
+
+    def remove(self, pipeline: str) -> None:
+        """Delete a deployed pipeline."""
+
+
+_REGISTRY: dict[str, type[Target]] = {}
+
+
+def register(cls: type[Target]) -> type[Target]:
+    """Class decorator: make a target kind available by name."""
+    _REGISTRY[cls.kind] = cls
+    return cls
+
+
+def target_class(kind: str) -> type[Target]:
+    from . import load_builtin
+
+    load_builtin()
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise UnknownTarget(f"Unknown target kind {kind!r}; known kinds: {known}") from None
