@@ -130,7 +130,9 @@ def _schema_error(error) -> dict:
     path = ".".join(str(p) for p in error.absolute_path)
     message = error.message
     if error.validator == "additionalProperties":
-        message = f"unknown key(s): {message.split('(')[-1].rstrip(')')}"
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        allowed = ", ".join(error.schema.get("properties", {}))
+        message = f"unknown key {', '.join(map(repr, extra))} (allowed: {allowed})"
     elif error.validator == "oneOf" and path.startswith("strategy"):
         kind = error.instance.get("kind") if isinstance(error.instance, dict) else None
         message = _strategy_error(kind, error)
@@ -152,7 +154,9 @@ def _strategy_error(kind, error) -> str:
     if sub is None:
         return error.message
     where = ".".join(str(p) for p in sub.absolute_path)
-    return f"{where + ': ' if where else ''}{sub.message}"
+    if sub.validator == "additionalProperties":
+        return _schema_error(sub)["message"]
+    return f"{where + ': ' if where != 'strategy' else ''}{sub.message}"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import importlib
 
 from .base import Target, register, target_class
 
-__all__ = ["Target", "load_builtin", "register", "target_class"]
+__all__ = ["Target", "build_targets", "load_builtin", "register", "target_class"]
 
 _BUILTIN = ("local", "airflow", "astro")
 
@@ -21,3 +21,14 @@ def load_builtin() -> None:
         except ModuleNotFoundError as e:
             if e.name != f"{__name__}.{name}":
                 raise
+
+
+def build_targets(config: dict[str, dict]) -> dict[str, Target]:
+    """Targets by name from ``{"name": {"kind": "airflow", **settings}}``; ``local`` (the
+    embedded runner) is always there unless the config redefines it."""
+    targets: dict[str, Target] = {}
+    for name, settings in {"local": {"kind": "local"}, **config}.items():
+        settings = dict(settings)
+        kind = settings.pop("kind", name)
+        targets[name] = target_class(kind)(name, **settings)
+    return targets

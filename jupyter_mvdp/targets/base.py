@@ -40,6 +40,29 @@ class Target(ABC):
         }
         return {"name": self.name, "kind": self.kind, "settings": public}
 
+    def locations(self, spec: RunSpec) -> tuple[str, str]:
+        """Where the target's workers see (the input notebook, the outputs base folder) of a
+        pipeline: the rendered DAG uses these paths. Output notebooks are written to
+        ``<outputs>/<run_id>/<point_id>.ipynb``."""
+        return spec.notebook, str(Path(spec.output_dir).parent)
+
+    def render(self, spec: RunSpec) -> str:
+        """The Airflow DAG of this run, as this target's workers would run it."""
+        from ..dag_render import render_dag
+
+        notebook, outputs = self.locations(spec)
+        return render_dag(
+            dag_id=spec.pipeline,
+            plan=spec.plan,
+            points=spec.points,
+            notebook=notebook,
+            outputs=outputs,
+            kernel=spec.plan.kernel or spec.kernel,
+            champion=spec.champion,
+            deploy_notebook=spec.plan.strategy.deploy_notebook,
+            description=f"jupyter-mvdp pipeline of {Path(spec.notebook).name}",
+        )
+
     def check(self) -> None:
         """Raise TargetUnreachable / TargetAuthError when the target cannot take a run."""
 

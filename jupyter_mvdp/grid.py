@@ -1,0 +1,176 @@
+"""A grid spec becomes parameter sets (points).
+
+Per parameter the spec holds a list of values, a numeric range ``{"start", "stop", "step"}``
+(inclusive of ``stop`` when a step lands on it, as sweep tools do), ``{"start", "stop", "num",
+"log"}`` (evenly or log spaced, both ends included), or one fixed value. To pass one list as a
+value, wrap it: ``[[1, 2]]``. The size is computed before anything is materialized, so a
+mistyped grid of a billion points fails at once with its size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .exceptions import GridTooLarge, InvalidPlan, ParameterTypeError, UnknownParameter
+from .models import Parameter, Point
+
+DEFAULT_LIMIT = 10_000
+_FLOAT_DIGITS = 12  # round range values so 0.1 + 0.2 style noise does not leak into ids
+
+
+def point_id(parameters: Mapping[str, Any]) -> str:
+    """Stable id of a point: same values, same id, in any run and any process."""
+    canonical = json.dumps(parameters, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "p-" + hashlib.sha256(canonical.encode()).hexdigest()[:10]
+
+
+def axis_length(name: str, spec: Any) -> int:
+    if isinstance(spec, list):
+        return len(spec)
+    if isinstance(spec, dict):
+        start, stop = spec["start"], spec["stop"]
+        if "num" in spec:
+            if spec.get("log") and (start <= 0 or stop <= 0):
+                raise InvalidPlan(
+                    f"{name}: a log range needs start and stop above 0 (got {start}, {stop})",
+                    errors=[{"field": f"grid.{name}", "message": "log range needs start, stop > 0"}],
+                )
+            return int(spec["num"])
+        step = spec["step"]
+        if (stop - start) * step < 0:
+            raise InvalidPlan(
+                f"{name}: step {step} never gets from {start} to {stop}",
+                errors=[{"field": f"grid.{name}", "message": f"step {step} never reaches {stop}"}],
+            )
+        return int(math.floor((stop - start) / step + 1e-9)) + 1
+    return 1
+
+
+def axis_values(name: str, spec: Any) -> list[Any]:
+    if isinstance(spec, list):
+        return list(spec)
+    if not isinstance(spec, dict):
+        return [spec]
+    n = axis_length(name, spec)
+    start, stop = spec["start"], spec["stop"]
+    if "num" in spec:
+        if n == 1:
+            values = [start]
+        elif spec.get("log"):
+            lo, hi = math.log10(start), math.log10(stop)
+            values = [10 ** (lo + (hi - lo) * i / (n - 1)) for i in range(n)]
+            values[-1] = stop
+        else:
+            values = [start + (stop - start) * i / (n - 1) for i in range(n)]
+    else:
+        values = [start + spec["step"] * i for i in range(n)]
+    if all(isinstance(v, int) for v in (start, stop, spec.get("step", 1))) and "num" not in spec:
+        return values
+    return [round(v, _FLOAT_DIGITS) for v in values]
+
+
+def grid_size(grid: Mapping[str, Any]) -> int:
+    return math.prod(axis_length(name, spec) for name, spec in grid.items())
+
+
+def expand(
+    grid: Mapping[str, Any],
+    parameters: Iterable[Parameter] | None = None,
+    limit: float = DEFAULT_LIMIT,
+) -> list[Point]:
+    """All points of the grid, in row-major order of the spec, duplicates removed.
+
+    With ``parameters`` (from params.py), names must exist and values must fit their types;
+    int parameters take the nearest int of a ``num`` range (log ranges of tree counts are
+    common). Raises InvalidPlan subclasses that name the parameter.
+    """
+    size = grid_size(grid)
+    if size > limit:
+        raise GridTooLarge(
+            f"The grid has {size:,} points, above the limit of {limit:,}; "
+            "use fewer values or the early_stop strategy with a budget",
+            errors=[{"field": "grid", "message": f"{size:,} points (limit {limit:,})"}],
+        )
+    known = {p.name: p for p in parameters} if parameters is not None else None
+    axes = []
+    for name, spec in grid.items():
+        values = axis_values(name, spec)
+        if known is not None:
+            if name not in known:
+                names = ", ".join(known) or "none"
+                raise UnknownParameter(
+                    f"Unknown parameter {name!r}; the notebook's parameters are: {names}",
+                    errors=[{"field": f"grid.{name}", "message": f"unknown parameter (known: {names})"}],
+                )
+            values = [coerce(known[name], v, from_range=isinstance(spec, dict)) for v in values]
+        axes.append((name, values))
+    points: dict[str, Point] = {}
+    for combo in itertools.product(*(values for _, values in axes)):
+        values = dict(zip((name for name, _ in axes), combo, strict=True))
+        pid = point_id(values)
+        points.setdefault(pid, Point(pid, values))
+    return list(points.values())
+
+
+def coerce(parameter: Parameter, value: Any, from_range: bool = False) -> Any:
+    """Check ``value`` against the parameter's type, converting only where lossless."""
+    kind = parameter.type.replace("typing.", "")
+    optional = kind.startswith("Optional[") or kind.endswith("| None")
+    base = kind.removeprefix("Optional[").removesuffix("]").removesuffix("| None").strip()
+    if value is None and optional:
+        return None
+    ok: bool
+    if base == "int":
+        if from_range and isinstance(value, float) and not isinstance(value, bool):
+            value = round(value)
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif base == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif base == "bool":
+        ok = isinstance(value, bool)
+    elif base == "str":
+        ok = isinstance(value, str)
+    elif base in ("list", "List", "tuple"):
+        ok = isinstance(value, list)
+    elif base in ("dict", "Dict"):
+        ok = isinstance(value, dict)
+    else:  # unknown or None default: papermill injects any JSON value
+        ok = True
+    if not ok:
+        article = "an" if parameter.type[:1] in "aeiouAEIOU" else "a"
+        message = f"{parameter.name} is {article} {parameter.type} parameter; got {value!r}"
+        raise ParameterTypeError(
+            message,
+            errors=[
+                {
+                    "field": f"grid.{parameter.name}",
+                    "message": message,
+                }
+            ],
+        )
+    return value
+
+
+def check(
+    grid: Mapping[str, Any], parameters: Iterable[Parameter], limit: int = DEFAULT_LIMIT
+) -> tuple[int | None, list[dict]]:
+    """Every problem of the grid at once (for inline validation): ``(size, errors)``."""
+    parameters = list(parameters)
+    errors: list[dict] = []
+    sizes = []
+    for name, spec in grid.items():
+        try:
+            sizes.append(axis_length(name, spec))
+            expand({name: spec}, parameters, limit=math.inf)
+        except InvalidPlan as e:
+            errors.extend(e.errors or [{"field": f"grid.{name}", "message": e.message}])
+    size = math.prod(sizes) if len(sizes) == len(grid) else None
+    if size is not None and size > limit:
+        errors.append({"field": "grid", "message": f"{size:,} points (limit {limit:,})"})
+    return size, errors

@@ -1,0 +1,322 @@
+"""Productionize and follow runs: the one orchestration behind the CLI and the REST API.
+
+``submit`` validates the plan against the notebook, expands and orders the grid, renders the
+DAG, records the run, and hands it to the target (inline for the CLI, in a thread for the
+server so the request returns at once). ``sync`` polls the target once, diffs against the
+store, persists what changed, brings finished output notebooks into the workspace and returns
+(and emits) one event per change, so nothing already reported is reported twice, even across
+a restart.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import grid, params, strategies
+from .exceptions import MvdpError, PathOutsideRoot, RunConflict, UnknownTarget
+from .metrics import read_metrics_file
+from .models import FINISHED_POINT_STATES, FINISHED_RUN_STATES, Plan, Point, RunSpec
+from .runs import RunStore
+from .targets.base import Target
+
+log = logging.getLogger("jupyter_mvdp")
+Emit = Callable[[dict], None]
+
+
+def current_user() -> str:
+    """JupyterHub's user where set (per-user servers), else the OS user."""
+    return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+
+
+def pipeline_id(user: str, notebook: str) -> str:
+    """A DAG id that carries the user and the notebook, unique per notebook path."""
+    stem = re.sub(r"[^A-Za-z0-9_]+", "_", Path(notebook).stem).strip("_") or "notebook"
+    who = re.sub(r"[^A-Za-z0-9_]+", "_", user).strip("_") or "user"
+    digest = hashlib.sha1(notebook.encode()).hexdigest()[:6]
+    return f"mvdp_{who}_{stem}_{digest}"
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
+
+
+class RunManager:
+    def __init__(
+        self,
+        store: RunStore,
+        targets: dict[str, Target],
+        *,
+        root_dir: str | Path,
+        user: str | None = None,
+        outputs_dir: str = "mvdp-runs",
+        grid_limit: int = grid.DEFAULT_LIMIT,
+        default_target: str = "local",
+        emit: Emit | None = None,
+    ):
+        self.store = store
+        self.targets = targets
+        self.root = Path(root_dir).resolve()
+        self.user = user or current_user()
+        self.outputs_dir = outputs_dir
+        self.grid_limit = grid_limit
+        self.default_target = default_target
+        self.emit = emit or (lambda event: None)
+        self._sync_lock = threading.Lock()
+
+    # --- paths ------------------------------------------------------------------------
+
+    def resolve(self, notebook: str) -> Path:
+        """The notebook's absolute path; it must stay inside the root."""
+        path = (self.root / notebook).resolve()
+        if not path.is_relative_to(self.root):
+            raise PathOutsideRoot(f"{notebook} is outside the server root")
+        return path
+
+    def relative(self, path: str | Path) -> str:
+        return Path(path).resolve().relative_to(self.root).as_posix()
+
+    def target(self, name: str | None) -> Target:
+        name = name or self.default_target
+        try:
+            return self.targets[name]
+        except KeyError:
+            known = ", ".join(self.targets)
+            raise UnknownTarget(f"Unknown target {name!r}; configured targets: {known}") from None
+
+    # --- planning ---------------------------------------------------------------------
+
+    def plan_points(self, notebook: str, plan: Plan | dict) -> tuple[Path, Plan, list[Point]]:
+        path = self.resolve(notebook)
+        _, parameters = params.parameters_of(path)
+        plan = plan if isinstance(plan, Plan) else Plan.from_json(plan)
+        points = grid.expand(plan.grid, parameters, limit=self.grid_limit)
+        return path, plan, strategies.ordered(plan.strategy, points)
+
+    def validate(self, notebook: str, plan_doc: Any) -> dict:
+        """Every problem at once, for inline validation (the notebook must exist)."""
+        path = self.resolve(notebook)
+        _, parameters = params.parameters_of(path)
+        errors: list[dict] = []
+        size = None
+        try:
+            plan = Plan.from_json(plan_doc)
+        except MvdpError as e:
+            errors.extend(e.errors)
+            raw = plan_doc.get("grid") if isinstance(plan_doc, dict) else None
+            plan = None
+            if isinstance(raw, dict):
+                try:
+                    size, grid_errors = grid.check(raw, parameters, self.grid_limit)
+                except MvdpError:
+                    grid_errors = []
+                errors.extend(g for g in grid_errors if g not in errors)
+        if plan is not None:
+            size, errors = grid.check(plan.grid, parameters, self.grid_limit)
+        return {"valid": not errors, "size": size, "limit": self.grid_limit, "errors": errors}
+
+    def prepare(self, notebook: str, plan: Plan | dict, target_name: str | None = None) -> RunSpec:
+        target = self.target(target_name)
+        path, plan, points = self.plan_points(notebook, plan)
+        if not points:  # an empty grid runs the notebook's defaults once
+            points = [Point(grid.point_id({}), {})]
+        rel = self.relative(path)
+        pipeline = pipeline_id(self.user, rel)
+        run_id = new_run_id()
+        champion = None
+        if plan.strategy.kind == "canary":
+            stored = self.store.champion(pipeline)
+            if stored and stored["metric"] == plan.strategy.metric:
+                champion = stored["value"]
+        spec = RunSpec(
+            run_id=run_id,
+            pipeline=pipeline,
+            notebook=str(path),
+            notebook_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+            plan=plan,
+            points=points,
+            output_dir=str(self.root / self.outputs_dir / pipeline / run_id),
+            target=target.name,
+            champion=champion,
+        )
+        spec.dag_source = target.render(spec)
+        return spec
+
+    # --- running ----------------------------------------------------------------------
+
+    def submit(
+        self, notebook: str, plan: Plan | dict, target_name: str | None = None, *, background: bool
+    ) -> str:
+        """Record the run and productionize it; bad input raises before anything is stored."""
+        spec = self.prepare(notebook, plan, target_name)
+        self.store.create(spec, notebook=self.relative(spec.notebook), user=self.user)
+        if background:
+            threading.Thread(
+                target=self._productionize, args=(spec,), name=f"mvdp-submit-{spec.run_id}", daemon=True
+            ).start()
+        else:
+            self._productionize(spec)
+        return spec.run_id
+
+    def _productionize(self, spec: RunSpec) -> None:
+        target = self.targets[spec.target]
+
+        def progress(step: str) -> None:
+            self.store.update_run(spec.run_id, progress=step)
+            self._emit(spec.run_id, [{"kind": "run", "state": "queued", "progress": step, "message": None}])
+
+        try:
+            target.productionize(spec, progress)
+        except MvdpError as e:
+            self._fail(spec.run_id, e.message)
+            return
+        except Exception as e:  # keep the server alive and the user informed
+            log.exception("productionize of %s failed", spec.run_id)
+            self._fail(spec.run_id, f"{type(e).__name__}: {e}")
+            return
+        self.store.update_spec(spec)
+        self.store.update_run(spec.run_id, state="running")
+        self._emit(spec.run_id, [{"kind": "run", "state": "running", "progress": "triggered", "message": None}])
+
+    def _fail(self, run_id: str, message: str) -> None:
+        self.store.update_run(run_id, state="failed", message=message)
+        self._emit(run_id, [{"kind": "run", "state": "failed", "progress": None, "message": message}])
+
+    def resume_all(self) -> None:
+        """After a restart: pick up every unfinished run (local runs restart their rest)."""
+        for run_id in self.store.active_run_ids():
+            spec = self.store.spec(run_id)
+            target = self.targets.get(spec.target)
+            if target is None:
+                self._fail(run_id, f"target {spec.target!r} is no longer configured")
+                continue
+            if self.store.run_state(run_id)["state"] == "queued" and not spec.extra and spec.target != "local":
+                self._fail(run_id, "the server stopped before the run was triggered; run it again")
+                continue
+            try:
+                target.resume(spec, self.store.points(run_id))
+            except MvdpError as e:
+                self._fail(run_id, e.message)
+
+    def sync(self, run_id: str) -> list[dict]:
+        """Poll the target once and record + emit what changed."""
+        with self._sync_lock:
+            return self._sync(run_id)
+
+    def _sync(self, run_id: str) -> list[dict]:
+        spec = self.store.spec(run_id)
+        stored = self.store.run_state(run_id)
+        if stored["state"] != "running":  # not triggered yet, or over
+            return []
+        target = self.targets[spec.target]
+        snap = target.poll(spec)
+        before = self.store.points(run_id)
+        changed = {}
+        events: list[dict] = []
+        for pid, now in snap.points.items():
+            old = before.get(pid)
+            if old is None:
+                continue
+            if now.state in FINISHED_POINT_STATES and now.state != old.state:
+                now.output, now.metrics = self._bring_output(target, spec, pid, now)
+            else:
+                now.output, now.metrics = old.output, now.metrics or old.metrics
+            if (now.state, now.error, now.output) != (old.state, old.error, old.output) or now.metrics != old.metrics:
+                changed[pid] = now
+                if now.state != old.state:
+                    events.append({"kind": "point", "point_id": pid, "state": now.state, "error": now.error, "output": now.output})
+                if now.metrics and now.metrics != old.metrics:
+                    events.append({"kind": "metrics", "point_id": pid, "metrics": now.metrics})
+        if changed:
+            self.store.update_points(run_id, changed)
+        run_fields: dict[str, Any] = {}
+        if snap.outcome and snap.outcome != stored["outcome"]:
+            run_fields.update(outcome=snap.outcome, reason=snap.reason)
+            events.append({"kind": "outcome", "outcome": snap.outcome, "reason": snap.reason})
+            if snap.outcome == "deploy":
+                self._crown(spec)
+        elif snap.reason and snap.reason != stored["reason"]:
+            run_fields["reason"] = snap.reason
+        if snap.state != stored["state"] or (snap.message and snap.message != stored["message"]):
+            run_fields.update(state=snap.state, message=snap.message)
+            events.append({"kind": "run", "state": snap.state, "progress": stored["progress"], "message": snap.message})
+        if run_fields:
+            self.store.update_run(run_id, **run_fields)
+        self._emit(run_id, events)
+        return events
+
+    def _bring_output(self, target: Target, spec: RunSpec, pid: str, status) -> tuple[str | None, dict]:
+        """Copy a finished point's notebook into the workspace; read its metrics if needed."""
+        dest = Path(spec.output_dir) / f"{pid}.ipynb"
+        try:
+            got = target.fetch_output(spec, pid, dest)
+        except MvdpError as e:
+            log.warning("output of %s/%s not fetched: %s", spec.run_id, pid, e.message)
+            got = None
+        if got is None:
+            return None, status.metrics
+        metrics = status.metrics
+        if not metrics:
+            try:
+                metrics = read_metrics_file(got)
+            except Exception:  # an unreadable (half-written) notebook has no metrics
+                metrics = {}
+        return self.relative(got), metrics
+
+    def _crown(self, spec: RunSpec) -> None:
+        strategy = spec.plan.strategy
+        top = strategies.best(
+            ((pid, s.metrics) for pid, s in self.store.points(spec.run_id).items() if s.state == "success"),
+            strategy.metric,
+            strategy.goal,
+        )
+        if top:
+            self.store.set_champion(spec.pipeline, strategy.metric, top[1], spec.run_id, top[0])
+
+    def _emit(self, run_id: str, events: list[dict]) -> None:
+        if not events:
+            return
+        seq = self.store.next_seq(run_id, len(events))
+        for i, event in enumerate(events):
+            event.update(run_id=run_id, user=self.user, seq=seq + i)
+            try:
+                self.emit(event)
+            except Exception:
+                log.exception("emitting %s failed", event)
+
+    def cancel(self, run_id: str, user: str | None = None) -> dict:
+        doc = self.store.document(run_id, user)
+        if doc["state"] in FINISHED_RUN_STATES:
+            raise RunConflict(f"Run {run_id} already ended ({doc['state']}); nothing to cancel")
+        spec = self.store.spec(run_id)
+        self.targets[spec.target].cancel(spec)
+        return doc
+
+    def delete(self, run_id: str, user: str | None = None, outputs: bool = False) -> None:
+        doc = self.store.document(run_id, user)
+        if doc["state"] not in FINISHED_RUN_STATES:
+            raise RunConflict(f"Run {run_id} is still {doc['state']}; cancel it first")
+        if outputs:
+            import shutil
+
+            shutil.rmtree(self.store.spec(run_id).output_dir, ignore_errors=True)
+        self.store.delete(run_id)
+
+    def wait(self, run_id: str, interval: float = 0.5, on_events: Callable[[list[dict]], None] | None = None) -> dict:
+        """Sync until the run ends (the CLI's loop); returns the final document."""
+        while True:
+            events = self.sync(run_id)
+            if events and on_events:
+                on_events(events)
+            if self.store.run_state(run_id)["state"] in FINISHED_RUN_STATES:
+                return self.store.document(run_id)
+            time.sleep(interval)

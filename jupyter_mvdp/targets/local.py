@@ -1,0 +1,349 @@
+"""The embedded default target: runs a plan with papermill on this machine, no Airflow needed.
+
+Each point runs in its own worker process forked from a forkserver that has papermill already
+imported, so starting a point costs milliseconds while a timed-out or cancelled point can be
+killed without breaking a pool. Decisions (rounds, early stop, canary) come from
+strategies.py, the same functions the DAG renderer embeds, so local and Airflow runs agree.
+"""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing
+import os
+import shutil
+import threading
+import time
+from collections import deque
+from multiprocessing.connection import wait
+from pathlib import Path
+
+import nbformat
+import papermill
+
+from .. import strategies
+from ..exceptions import DeployError, RunConflict
+from ..models import FINISHED_POINT_STATES, PointStatus, RunSpec, Snapshot
+from .base import Progress, Target, _silent, register
+
+_POLL_SECONDS = 0.1
+_KILL_GRACE_SECONDS = 3.0
+
+
+def _context():
+    """A forkserver context that preloads papermill: cheap, thread-safe process starts."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["jupyter_mvdp.targets.local"])
+    return ctx
+
+
+def execute_point(job: dict, conn) -> None:
+    """Worker process: run one point with papermill, send back ``{"error": str | None}``."""
+    nb = job["notebook"]
+    nb.metadata["mvdp"] = job["provenance"]
+    _redirect_stderr(job["log"])  # the kernel inherits it: its chatter lands in the point's log
+    try:
+        papermill.execute_notebook(
+            nb,
+            job["output"],
+            parameters=job["parameters"],
+            kernel_name=job["kernel"],
+            cwd=job["cwd"],
+            progress_bar=False,
+            log_output=False,
+        )
+        conn.send({"error": None})
+    except papermill.PapermillExecutionError as e:
+        cell = e.exec_count if e.exec_count is not None else e.cell_index
+        conn.send({"error": f"cell [{cell}]: {e.ename}: {e.evalue}"})
+    except BaseException as e:  # report anything; the parent decides the point failed
+        first = str(e).splitlines()[0] if str(e) else ""
+        conn.send({"error": f"{type(e).__name__}: {first}".rstrip(": ")})
+    finally:
+        conn.close()
+
+
+def _redirect_stderr(path: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def log_path(output_dir: str | Path, point_id: str) -> Path:
+    """Where a point's worker log goes (a hidden folder next to the output notebooks)."""
+    return Path(output_dir) / ".logs" / f"{point_id}.log"
+
+
+class LocalRun(threading.Thread):
+    """One run of a plan: rounds of points in worker processes, then the strategy's decision."""
+
+    def __init__(self, spec: RunSpec, notebook, parallelism: int, kernel: str | None, known=None):
+        super().__init__(name=f"mvdp-local-{spec.run_id}", daemon=True)
+        self.spec = spec
+        self.notebook = notebook
+        self.parallelism = max(1, parallelism)
+        self.kernel = kernel
+        self.cwd = str(Path(spec.notebook).parent)
+        self.out = Path(spec.output_dir)
+        self.points = {p.id: PointStatus() for p in spec.points}
+        for pid, status in (known or {}).items():
+            if pid in self.points and status.state in FINISHED_POINT_STATES:
+                self.points[pid] = copy.copy(status)
+        self.state = "running"
+        self.outcome: str | None = None
+        self.reason: str | None = None
+        self.message: str | None = None
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+
+    # --- what poll() sees ---------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return Snapshot(
+                state=self.state,
+                points={pid: copy.copy(s) for pid, s in self.points.items()},
+                outcome=self.outcome,
+                reason=self.reason,
+                message=self.message,
+            )
+
+    def _set(self, pid: str, **fields) -> None:
+        with self._lock:
+            status = copy.copy(self.points[pid])
+            for key, value in fields.items():
+                setattr(status, key, value)
+            self.points[pid] = status
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    # --- the run ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        strategy = self.spec.plan.strategy
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            ran = sum(s.state in ("success", "failed") for s in self.points.values())
+            for batch in strategies.rounds(strategy, self.spec.points, self.parallelism):
+                todo = [p for p in batch if self.points[p.id].state not in FINISHED_POINT_STATES]
+                self._run_batch(todo)
+                ran += len(todo)
+                if self._cancel.is_set():
+                    break
+                stop, reason = strategies.should_stop(
+                    strategy,
+                    (s.metrics for s in self.points.values() if s.state == "success"),
+                    ran,
+                    len(self.spec.points),
+                )
+                if stop:
+                    self.reason = reason
+                    break
+            with self._lock:
+                for pid, s in self.points.items():
+                    if s.state in ("queued", "running"):
+                        self.points[pid] = PointStatus(state="skipped")
+            failed = any(s.state == "failed" for s in self.points.values())
+            if strategy.kind == "canary" and not self._cancel.is_set():
+                failed = self._decide_canary() or failed
+            final = "cancelled" if self._cancel.is_set() else "failed" if failed else "success"
+        except Exception as e:  # a bug or an OS error: the run fails visibly, the process lives
+            self.message = f"the local runner failed: {type(e).__name__}: {e}"
+            final = "failed"
+        with self._lock:
+            self.state = final
+
+    def _job(self, point_id: str, parameters: dict, output: Path, notebook=None) -> dict:
+        return {
+            "notebook": notebook if notebook is not None else self.notebook,
+            "output": str(output),
+            "log": str(log_path(self.out, point_id)),
+            "parameters": parameters,
+            "kernel": self.kernel,
+            "cwd": self.cwd,
+            "provenance": {
+                "run_id": self.spec.run_id,
+                "pipeline": self.spec.pipeline,
+                "point_id": point_id,
+                "parameters": parameters,
+                "input": self.spec.notebook,
+                "input_sha256": self.spec.notebook_sha256,
+                "kernel": self.kernel or self.notebook.metadata.get("kernelspec", {}).get("name"),
+                "target": self.spec.target,
+            },
+        }
+
+    def _run_batch(self, points) -> None:
+        ctx = _context()
+        queue = deque(points)
+        running: dict[int, tuple] = {}  # sentinel -> (point id, process, connection, deadline)
+        timeout = self.spec.plan.timeout
+        while queue or running:
+            while queue and len(running) < self.parallelism and not self._cancel.is_set():
+                point = queue.popleft()
+                output = self.out / f"{point.id}.ipynb"
+                receive, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(
+                    target=execute_point, args=(self._job(point.id, point.parameters, output), send)
+                )
+                proc.start()
+                send.close()
+                deadline = time.monotonic() + timeout if timeout else None
+                running[proc.sentinel] = (point.id, proc, receive, deadline)
+                self._set(point.id, state="running", started=time.time(), output=str(output))
+            if self._cancel.is_set():
+                for pid, proc, _, _ in running.values():
+                    _kill(proc)
+                    self._set(pid, state="failed", error="cancelled", finished=time.time())
+                for point in queue:
+                    self._set(point.id, state="skipped")
+                return
+            for sentinel in wait(list(running), timeout=_POLL_SECONDS):
+                pid, proc, receive, _ = running.pop(sentinel)
+                proc.join()
+                self._finish(pid, _receive(receive, proc))
+            now = time.monotonic()
+            for sentinel, (pid, proc, _, deadline) in list(running.items()):
+                if deadline is not None and now > deadline:
+                    _kill(proc)
+                    running.pop(sentinel)
+                    self._finish(pid, f"timed out after {timeout:g} s")
+
+    def _finish(self, pid: str, error: str | None) -> None:
+        output = self.out / f"{pid}.ipynb"
+        metrics = {}
+        if output.exists():
+            try:
+                from ..metrics import read_metrics_file
+
+                metrics = read_metrics_file(output)
+            except Exception:  # a half-written notebook of a killed point: no metrics
+                metrics = {}
+        self._set(
+            pid,
+            state="failed" if error else "success",
+            error=error,
+            metrics=metrics,
+            finished=time.time(),
+            output=str(output) if output.exists() else None,
+        )
+
+    def _decide_canary(self) -> bool:
+        """Pick the best point, compare, maybe run the deploy notebook. True if that failed."""
+        strategy = self.spec.plan.strategy
+        ok = [(p, s.metrics) for p, s in zip(self.spec.points, self.points.values(), strict=True)
+              if s.state == "success"]
+        top = strategies.best(ok, strategy.metric, strategy.goal)
+        decision = strategies.canary_decision(strategy, top[1] if top else None, self.spec.champion)
+        self.outcome, self.reason = decision.outcome, decision.reason
+        if decision.outcome != "deploy" or not strategy.deploy_notebook:
+            return False
+        deploy = Path(self.cwd) / strategy.deploy_notebook
+        output = self.out / "deploy.ipynb"
+        ctx = _context()
+        receive, send = ctx.Pipe(duplex=False)
+        notebook = nbformat.read(deploy, as_version=4)
+        proc = ctx.Process(
+            target=execute_point,
+            args=(self._job("deploy", top[0].parameters, output, notebook), send),
+        )
+        proc.start()
+        send.close()
+        proc.join(self.spec.plan.timeout)
+        if proc.is_alive():
+            _kill(proc)
+            error = "timed out"
+        else:
+            error = _receive(receive, proc)
+        if error:
+            self.reason += f"; the deploy notebook failed: {error}"
+            return True
+        self.reason += f"; deployed with {deploy.name}"
+        return False
+
+
+def _receive(conn, proc) -> str | None:
+    try:
+        if conn.poll():
+            return conn.recv()["error"]
+    except (EOFError, OSError):
+        pass
+    finally:
+        conn.close()
+    return f"the worker process died (exit code {proc.exitcode})"
+
+
+def _kill(proc) -> None:
+    """Stop a worker; its kernel notices its parent is gone and exits by itself."""
+    proc.terminate()
+    proc.join(_KILL_GRACE_SECONDS)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+
+
+@register
+class LocalTarget(Target):
+    """Runs plans on this machine with papermill (``parallelism`` points at once)."""
+
+    kind = "local"
+
+    def __init__(self, name: str | None = None, parallelism: int | None = None, kernel: str | None = None, **settings):
+        super().__init__(name, parallelism=parallelism or os.cpu_count() or 1, kernel=kernel, **settings)
+        self._runs: dict[str, LocalRun] = {}
+
+    def _start(self, spec: RunSpec, known=None) -> None:
+        try:
+            notebook = nbformat.read(spec.notebook, as_version=4)
+        except OSError as e:
+            raise DeployError(f"Cannot read {spec.notebook}: {e.strerror}") from None
+        run = LocalRun(
+            spec,
+            notebook,
+            parallelism=spec.plan.parallelism or self.settings["parallelism"],
+            kernel=spec.plan.kernel or spec.kernel or self.settings.get("kernel"),
+            known=known,
+        )
+        self._runs[spec.run_id] = run
+        run.start()
+
+    def deploy(self, spec: RunSpec, progress: Progress = _silent) -> None:
+        Path(spec.output_dir).mkdir(parents=True, exist_ok=True)
+
+    def trigger(self, spec: RunSpec) -> None:
+        self._start(spec)
+
+    def resume(self, spec: RunSpec, known: dict[str, PointStatus]) -> None:
+        if spec.run_id not in self._runs:
+            self._start(spec, known)
+
+    def poll(self, spec: RunSpec) -> Snapshot:
+        try:
+            return self._runs[spec.run_id].snapshot()
+        except KeyError:
+            raise RunConflict(f"Run {spec.run_id} is not running in this process") from None
+
+    def wait(self, spec: RunSpec, timeout: float | None = None) -> None:
+        self._runs[spec.run_id].join(timeout)
+
+    def fetch_output(self, spec: RunSpec, point_id: str, dest: Path) -> Path | None:
+        source = Path(spec.output_dir) / f"{point_id}.ipynb"
+        if not source.exists():
+            return None
+        if source.resolve() != Path(dest).resolve():
+            Path(dest).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, dest)
+        return Path(dest)
+
+    def cancel(self, spec: RunSpec) -> None:
+        run = self._runs.get(spec.run_id)
+        if run is not None:
+            run.cancel()
+
+    def logs(self, spec: RunSpec, point_id: str) -> str:
+        try:
+            return log_path(spec.output_dir, point_id).read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
