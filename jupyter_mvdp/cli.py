@@ -74,7 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed as one line
+        return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
     try:
         return _COMMANDS[args.command](args)
     except MvdpError as e:
@@ -298,7 +301,7 @@ def _print_run(doc: dict) -> None:
             r["state"],
             *(format_value(r["parameters"].get(n, "")) for n in names),
             *(format_value(r["metrics"].get(m, "")) for m in metrics),
-            r["output"] or r["error"] or "",
+            r["error"] or r["output"] or "",
         ]
         for r in rows
     ]

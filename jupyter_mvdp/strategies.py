@@ -40,12 +40,13 @@ def budget(strategy: Strategy, n_points: int) -> int:
 
 
 def rounds(strategy: Strategy, points: Sequence[Point], parallelism: int) -> list[list[Point]]:
-    """Batches of ordered points, each decided on before the next starts.
+    """Batches of points, each decided on before the next starts. ``points`` are already in
+    the strategy's order (``ordered``), as RunSpec.points and the DAG's conf hold them.
 
     Only early_stop decides between rounds; grid and canary run everything as one round
     (the executor still bounds how many run at once).
     """
-    todo = ordered(strategy, points)[: budget(strategy, len(points))]
+    todo = list(points)[: budget(strategy, len(points))]
     if strategy.kind != "early_stop":
         return [todo] if todo else []
     size = max(1, parallelism)
@@ -139,7 +140,3 @@ def canary_decision(
     reason = f"{metric} {candidate:g} is {word} {source} {baseline:g} (tolerance {tol:g}, bound {bound:g})"
     return CanaryDecision("alert", reason, candidate, baseline)
 
-
-def candidate_points(points: Sequence[Point]) -> list[Point]:
-    """Canary: the points to run to get a candidate (all of the grid; the best one wins)."""
-    return list(points)

@@ -12,8 +12,10 @@ import copy
 import multiprocessing
 import os
 import shutil
+import sys
 import threading
 import time
+import traceback
 from collections import deque
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -55,12 +57,17 @@ def execute_point(job: dict, conn) -> None:
         conn.send({"error": None})
     except papermill.PapermillExecutionError as e:
         cell = e.exec_count if e.exec_count is not None else e.cell_index
-        conn.send({"error": f"cell [{cell}]: {e.ename}: {e.evalue}"})
+        _report(conn, f"cell [{cell}]: {e.ename}: {e.evalue}", "".join(e.traceback))
     except BaseException as e:  # report anything; the parent decides the point failed
         first = str(e).splitlines()[0] if str(e) else ""
-        conn.send({"error": f"{type(e).__name__}: {first}".rstrip(": ")})
+        _report(conn, f"{type(e).__name__}: {first}".rstrip(": "), traceback.format_exc())
     finally:
         conn.close()
+
+
+def _report(conn, error: str, details: str) -> None:
+    print(details, file=sys.stderr, flush=True)  # the point's log keeps the whole traceback
+    conn.send({"error": error})
 
 
 def _redirect_stderr(path: str) -> None:

@@ -1,0 +1,155 @@
+"""`jupyter mvdp`: exit codes, one-line errors, the --json document."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from jupyter_mvdp.cli import main
+from tests.test_local import write_notebook
+
+RUN_KEYS = {"run_id", "pipeline", "target", "state", "strategy", "outcome", "points", "best"}
+POINT_KEYS = {"id", "parameters", "state", "metrics", "output", "error"}
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MVDP_DB", str(tmp_path / "runs.sqlite"))
+    write_notebook(tmp_path / "tiny.ipynb")
+    (tmp_path / "notes.txt").write_text("not a notebook")
+    return tmp_path
+
+
+def plan_file(path, plan: dict) -> str:
+    path.write_text(json.dumps(plan))
+    return str(path)
+
+
+def cli(capsys, *args) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_params_json_and_table(workspace, capsys):
+    code, out, _ = cli(capsys, "params", "tiny.ipynb", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["cell_index"] == 0
+    assert [(p["name"], p["type"], p["default"], p["help"]) for p in doc["parameters"]] == [
+        ("x", "int", "1", "the score this point records"),
+        ("fail", "bool", "False", "raise in the notebook"),
+        ("sleep", "float", "0.0", "seconds to sleep"),
+    ]
+    code, out, _ = cli(capsys, "params", "tiny.ipynb")
+    assert code == 0
+    assert "x      int    1        the score this point records" in out
+
+
+def test_tag_and_untag_move_the_parameters_tag(workspace, capsys):
+    assert cli(capsys, "untag", "tiny.ipynb")[0] == 0
+    code, _, err = cli(capsys, "params", "tiny.ipynb")
+    assert code == 2
+    assert "no parameters cell" in err and "jupyter mvdp tag" in err
+    code, out, _ = cli(capsys, "tag", "tiny.ipynb", "--cell", "1")
+    assert code == 0
+    code, out, _ = cli(capsys, "tag", "tiny.ipynb", "--cell", "0")
+    assert "removed from cell 1" in out
+    nb = nbformat.read(workspace / "tiny.ipynb", as_version=4)
+    assert [c.metadata.get("tags") for c in nb.cells] == [["parameters"], None]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["params", "missing.ipynb"], "Notebook not found"),
+        (["params", "notes.txt"], "is not a Jupyter notebook"),
+        (["tag", "tiny.ipynb", "--cell", "9"], "Cell 9 does not exist"),
+        (["run", "tiny.ipynb", "--plan", "nope.json"], "Cannot read the plan nope.json"),
+        (["run", "tiny.ipynb", "--plan", "{bad}"], "Cannot read the plan"),
+        (["status", "no-such-run"], "No run 'no-such-run'"),
+        (["run"], "the following arguments are required"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(workspace, capsys, args, needle):
+    code, out, err = cli(capsys, *args)
+    assert code == 2
+    assert needle in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("plan", "needle"),
+    [
+        ({"grid": {"x": [1]}, "strategy": {"kind": "grid"}, "colour": "red"}, "unknown key 'colour'"),
+        ({"grid": {"y": [1]}, "strategy": {"kind": "grid"}}, "Unknown parameter 'y'"),
+        ({"grid": {"x": ["a"]}, "strategy": {"kind": "grid"}}, "x is an int parameter; got 'a'"),
+        ({"grid": {"x": list(range(200)), "sleep": list(range(100))}, "strategy": {"kind": "grid"}}, "20,000 points"),
+    ],
+)
+def test_bad_plans_exit_2_naming_the_problem(workspace, capsys, plan, needle):
+    code, _, err = cli(capsys, "run", "tiny.ipynb", "--plan", plan_file(workspace / "p.json", plan))
+    assert code == 2
+    assert needle in err
+
+
+def test_unknown_target_exits_2(workspace, capsys):
+    plan = plan_file(workspace / "p.json", {"grid": {}, "strategy": {"kind": "grid"}})
+    code, _, err = cli(capsys, "run", "tiny.ipynb", "--plan", plan, "--target", "mars")
+    assert code == 2
+    assert "Unknown target 'mars'" in err
+
+
+def test_run_json_document_and_status(workspace, capsys):
+    plan = plan_file(workspace / "p.json", {"grid": {"x": [1, 2]}, "strategy": {"kind": "grid", "metric": "score"}})
+    code, out, _ = cli(capsys, "run", "tiny.ipynb", "--plan", plan, "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert RUN_KEYS <= set(doc)
+    assert all(POINT_KEYS <= set(p) for p in doc["points"])
+    assert doc["state"] == "success" and doc["target"] == "local" and doc["outcome"] is None
+    assert doc["best"]["parameters"] == {"x": 2}
+    assert all((workspace / p["output"]).exists() for p in doc["points"])
+
+    code, out, _ = cli(capsys, "status", "--json")
+    assert [r["run_id"] for r in json.loads(out)["runs"]] == [doc["run_id"]]
+    code, out, _ = cli(capsys, "status", doc["run_id"])
+    assert code == 0
+    assert "state success" in out and "score" in out
+
+
+def test_run_with_a_failed_point_exits_1(workspace, capsys):
+    plan = plan_file(workspace / "p.json", {"grid": {"fail": [True]}, "strategy": {"kind": "grid"}})
+    code, out, _ = cli(capsys, "run", "tiny.ipynb", "--plan", plan)
+    assert code == 1
+    assert "ValueError: boom" in out
+
+
+def test_canary_alert_exits_1(workspace, capsys):
+    canary = {"kind": "canary", "metric": "score", "baseline": 10}
+    plan = plan_file(workspace / "p.json", {"grid": {"x": [2]}, "strategy": canary})
+    code, out, _ = cli(capsys, "run", "tiny.ipynb", "--plan", plan, "--json")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["outcome"] == "alert" and "below the baseline 10" in doc["reason"]
+
+
+def test_installed_entry_point_reports_errors_without_traceback(workspace):
+    env = {**os.environ, "MVDP_DB": str(workspace / "runs.sqlite")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyter_mvdp.cli", "params", "notes.txt"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=workspace,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("jupyter mvdp: error: notes.txt is not a Jupyter notebook")
+    assert "Traceback" not in proc.stderr
