@@ -72,6 +72,7 @@ class RunManager:
         self.default_target = default_target
         self.emit = emit or (lambda event: None)
         self._sync_lock = threading.Lock()
+        self._specs: dict[str, RunSpec] = {}  # of runs being synced: parsed once, not per poll
 
     # --- paths ------------------------------------------------------------------------
 
@@ -213,10 +214,11 @@ class RunManager:
             return self._sync(run_id)
 
     def _sync(self, run_id: str) -> list[dict]:
-        spec = self.store.spec(run_id)
         stored = self.store.run_state(run_id)
         if stored["state"] != "running":  # not triggered yet, or over
+            self._specs.pop(run_id, None)
             return []
+        spec = self._specs.get(run_id) or self._specs.setdefault(run_id, self.store.spec(run_id))
         target = self.targets[spec.target]
         snap = target.poll(spec)
         before = self.store.points(run_id)

@@ -92,10 +92,7 @@ class Plan:
 
         Raises InvalidPlan with one entry per problem, each naming its field.
         """
-        import jsonschema
-
-        validator = jsonschema.Draft202012Validator(plan_schema())
-        problems = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+        problems = sorted(_plan_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
         if problems:
             errors = [_schema_error(e) for e in problems]
             first = errors[0]
@@ -124,6 +121,13 @@ class Plan:
 @cache
 def plan_schema() -> dict:
     return json.loads(files("jupyter_mvdp").joinpath("plan.schema.json").read_text("utf-8"))
+
+
+@cache
+def _plan_validator():
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(plan_schema())
 
 
 def _schema_error(error) -> dict:

@@ -39,6 +39,15 @@ def _context():
     return ctx
 
 
+def _warm_up() -> None:
+    """Start the forkserver (a Python process importing papermill, ~1 s) ahead of the first
+    point, in the background, so a run does not pay for it."""
+    from multiprocessing import forkserver
+
+    _context()
+    threading.Thread(target=forkserver.ensure_running, name="mvdp-forkserver", daemon=True).start()
+
+
 def execute_point(job: dict, conn) -> None:
     """Worker process: run one point with papermill, send back ``{"error": str | None}``."""
     nb = job["notebook"]
@@ -300,6 +309,7 @@ class LocalTarget(Target):
     def __init__(self, name: str | None = None, parallelism: int | None = None, kernel: str | None = None, **settings):
         super().__init__(name, parallelism=parallelism or os.cpu_count() or 1, kernel=kernel, **settings)
         self._runs: dict[str, LocalRun] = {}
+        _warm_up()
 
     def _start(self, spec: RunSpec, known=None) -> None:
         try:
