@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The one test command (README: "Run the tests"). From a clean clone it installs everything
+# it needs: the project venv (.venv) with the package and its test extras (building the
+# JupyterLab extension), Debian's Chromium for the browser tests, the Airflow venv (created by
+# the test harness on first use, cached under ~/.cache/jupyter-mvdp), then runs every check:
+# lint, frontend unit tests, Python tests (unit, real kernels, real jupyter_server, real
+# Airflow 3) and the Galata browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "Python environment (.venv)"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+export PATH="$ROOT/.venv/bin:$PATH"
+python -m pip install -q --upgrade pip
+python -m pip install -q -e ".[test]"
+
+step "Lint: ruff (Python), eslint + prettier + stylelint (TypeScript, CSS)"
+ruff check .
+ruff format --check .
+jlpm lint:check
+
+step "Frontend unit tests (jest)"
+jlpm test
+
+step "Python tests (unit, local runner, server extension, real Airflow 3)"
+python -m pytest -p no:cacheprovider
+
+step "Browser tests (Galata in Debian's Chromium)"
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+(cd ui-tests && jlpm install --immutable && jlpm playwright test)
+
+step "All checks passed"
