@@ -50,7 +50,9 @@ def sequential(workspace: Path, plan: Plan) -> float:
 def local_runner(workspace: Path, plan_doc: dict, parallelism: int) -> float:
     store = RunStore(workspace / "runs.sqlite")
     manager = RunManager(
-        store, build_targets({"local": {"kind": "local", "parallelism": parallelism}}), root_dir=workspace
+        store,
+        build_targets({"local": {"kind": "local", "parallelism": parallelism}}),
+        root_dir=workspace,
     )
     start = time.perf_counter()
     run_id = manager.submit("titanic.ipynb", plan_doc, "local", background=False)
@@ -75,16 +77,25 @@ def main() -> None:
         shutil.copy(NOTEBOOKS / "titanic.ipynb", workspace)
         shutil.copytree(NOTEBOOKS / "datasets", workspace / "datasets")
         papermill.execute_notebook(  # warm-up: disk caches, kernel spec lookup, imports
-            str(workspace / "titanic.ipynb"), str(workspace / "warm.ipynb"), cwd=str(workspace), progress_bar=False
+            str(workspace / "titanic.ipynb"),
+            str(workspace / "warm.ipynb"),
+            cwd=str(workspace),
+            progress_bar=False,
         )
         base, ours = [], []
         for _ in range(args.repeat):
             base.append(sequential(workspace, plan))
             ours.append(local_runner(workspace, plan_doc, args.parallelism))
     b, o = statistics.median(base), statistics.median(ours)
-    print(f"grid: {n} points of notebooks/titanic.ipynb, {os.cpu_count()} cores, parallelism {args.parallelism}")
-    print(f"sequential papermill.execute_notebook: {b:6.2f} s  ({b / n:.2f} s/point)  runs: {[round(x, 2) for x in base]}")
-    print(f"jupyter-mvdp local runner:            {o:6.2f} s  ({o / n:.2f} s/point)  runs: {[round(x, 2) for x in ours]}")
+    print(
+        f"grid: {n} points of notebooks/titanic.ipynb, {os.cpu_count()} cores, parallelism {args.parallelism}"
+    )
+    print(
+        f"sequential papermill.execute_notebook: {b:6.2f} s  ({b / n:.2f} s/point)  runs: {[round(x, 2) for x in base]}"
+    )
+    print(
+        f"jupyter-mvdp local runner:            {o:6.2f} s  ({o / n:.2f} s/point)  runs: {[round(x, 2) for x in ours]}"
+    )
     print(f"speed-up: {b / o:.2f}x (target >= 1.7x on 2 cores)")
 
 

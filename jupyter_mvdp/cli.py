@@ -93,10 +93,14 @@ def main(argv: list[str] | None = None) -> int:
 def _params(args) -> int:
     index, found = params.parameters_of(args.notebook)
     if args.json:
-        print(json.dumps({"cell_index": index, "parameters": [p.to_json() for p in found]}, indent=2))
+        print(
+            json.dumps({"cell_index": index, "parameters": [p.to_json() for p in found]}, indent=2)
+        )
         return EXIT_OK
     print(f"parameters cell: {index}")
-    _table(["name", "type", "default", "help"], [[p.name, p.type, p.default, p.help] for p in found])
+    _table(
+        ["name", "type", "default", "help"], [[p.name, p.type, p.default, p.help] for p in found]
+    )
     return EXIT_OK
 
 
@@ -121,7 +125,9 @@ def _render(args) -> int:
     spec = manager.prepare(_rel(manager, args.notebook), _read_plan(args.plan), args.target)
     if args.output:
         Path(args.output).write_text(spec.dag_source, encoding="utf-8")
-        print(f"wrote {args.output} (DAG {spec.pipeline}, {len(spec.points)} points)", file=sys.stderr)
+        print(
+            f"wrote {args.output} (DAG {spec.pipeline}, {len(spec.points)} points)", file=sys.stderr
+        )
     else:
         sys.stdout.write(spec.dag_source)
     return EXIT_OK
@@ -154,7 +160,8 @@ def _status(args) -> int:
             print(json.dumps({"runs": docs}, indent=2))
             return EXIT_OK
         rows = [
-            [d["run_id"], d["notebook"], d["target"], d["state"], _counts(d), _best(d)] for d in docs
+            [d["run_id"], d["notebook"], d["target"], d["state"], _counts(d), _best(d)]
+            for d in docs
         ]
         _table(["run", "notebook", "target", "state", "points", "best"], rows)
         return EXIT_OK

@@ -38,16 +38,18 @@ def axis_length(name: str, spec: Any) -> int:
             if spec.get("log") and (start <= 0 or stop <= 0):
                 raise InvalidPlan(
                     f"{name}: a log range needs start and stop above 0 (got {start}, {stop})",
-                    errors=[{"field": f"grid.{name}", "message": "log range needs start, stop > 0"}],
+                    errors=[
+                        {"field": f"grid.{name}", "message": "log range needs start, stop > 0"}
+                    ],
                 )
-            return int(spec["num"])
+            return spec["num"]
         step = spec["step"]
         if (stop - start) * step < 0:
             raise InvalidPlan(
                 f"{name}: step {step} never gets from {start} to {stop}",
                 errors=[{"field": f"grid.{name}", "message": f"step {step} never reaches {stop}"}],
             )
-        return int(math.floor((stop - start) / step + 1e-9)) + 1
+        return math.floor((stop - start) / step + 1e-9) + 1
     return 1
 
 
@@ -105,7 +107,9 @@ def expand(
                 names = ", ".join(known) or "none"
                 raise UnknownParameter(
                     f"Unknown parameter {name!r}; the notebook's parameters are: {names}",
-                    errors=[{"field": f"grid.{name}", "message": f"unknown parameter (known: {names})"}],
+                    errors=[
+                        {"field": f"grid.{name}", "message": f"unknown parameter (known: {names})"}
+                    ],
                 )
             values = [coerce(known[name], v, from_range=isinstance(spec, dict)) for v in values]
         axes.append((name, values))

@@ -162,7 +162,10 @@ class RunManager:
         self.store.create(spec, notebook=self.relative(spec.notebook), user=self.user)
         if background:
             threading.Thread(
-                target=self._productionize, args=(spec,), name=f"mvdp-submit-{spec.run_id}", daemon=True
+                target=self._productionize,
+                args=(spec,),
+                name=f"mvdp-submit-{spec.run_id}",
+                daemon=True,
             ).start()
         else:
             self._productionize(spec)
@@ -173,7 +176,9 @@ class RunManager:
 
         def progress(step: str) -> None:
             self.store.update_run(spec.run_id, progress=step)
-            self._emit(spec.run_id, [{"kind": "run", "state": "queued", "progress": step, "message": None}])
+            self._emit(
+                spec.run_id, [{"kind": "run", "state": "queued", "progress": step, "message": None}]
+            )
 
         try:
             target.productionize(spec, progress)
@@ -186,11 +191,16 @@ class RunManager:
             return
         self.store.update_spec(spec)
         self.store.update_run(spec.run_id, state="running")
-        self._emit(spec.run_id, [{"kind": "run", "state": "running", "progress": "triggered", "message": None}])
+        self._emit(
+            spec.run_id,
+            [{"kind": "run", "state": "running", "progress": "triggered", "message": None}],
+        )
 
     def _fail(self, run_id: str, message: str) -> None:
         self.store.update_run(run_id, state="failed", message=message)
-        self._emit(run_id, [{"kind": "run", "state": "failed", "progress": None, "message": message}])
+        self._emit(
+            run_id, [{"kind": "run", "state": "failed", "progress": None, "message": message}]
+        )
 
     def resume_all(self) -> None:
         """After a restart: pick up every unfinished run (local runs restart their rest)."""
@@ -200,7 +210,11 @@ class RunManager:
             if target is None:
                 self._fail(run_id, f"target {spec.target!r} is no longer configured")
                 continue
-            if self.store.run_state(run_id)["state"] == "queued" and not spec.extra and spec.target != "local":
+            if (
+                self.store.run_state(run_id)["state"] == "queued"
+                and not spec.extra
+                and spec.target != "local"
+            ):
                 self._fail(run_id, "the server stopped before the run was triggered; run it again")
                 continue
             try:
@@ -232,10 +246,22 @@ class RunManager:
                 now.output, now.metrics = self._bring_output(target, spec, pid, now)
             else:
                 now.output, now.metrics = old.output, now.metrics or old.metrics
-            if (now.state, now.error, now.output) != (old.state, old.error, old.output) or now.metrics != old.metrics:
+            if (now.state, now.error, now.output) != (
+                old.state,
+                old.error,
+                old.output,
+            ) or now.metrics != old.metrics:
                 changed[pid] = now
                 if now.state != old.state:
-                    events.append({"kind": "point", "point_id": pid, "state": now.state, "error": now.error, "output": now.output})
+                    events.append(
+                        {
+                            "kind": "point",
+                            "point_id": pid,
+                            "state": now.state,
+                            "error": now.error,
+                            "output": now.output,
+                        }
+                    )
                 if now.metrics and now.metrics != old.metrics:
                     events.append({"kind": "metrics", "point_id": pid, "metrics": now.metrics})
         if changed:
@@ -250,13 +276,22 @@ class RunManager:
             run_fields["reason"] = snap.reason
         if snap.state != stored["state"] or (snap.message and snap.message != stored["message"]):
             run_fields.update(state=snap.state, message=snap.message)
-            events.append({"kind": "run", "state": snap.state, "progress": stored["progress"], "message": snap.message})
+            events.append(
+                {
+                    "kind": "run",
+                    "state": snap.state,
+                    "progress": stored["progress"],
+                    "message": snap.message,
+                }
+            )
         if run_fields:
             self.store.update_run(run_id, **run_fields)
         self._emit(run_id, events)
         return events
 
-    def _bring_output(self, target: Target, spec: RunSpec, pid: str, status) -> tuple[str | None, dict]:
+    def _bring_output(
+        self, target: Target, spec: RunSpec, pid: str, status
+    ) -> tuple[str | None, dict]:
         """Copy a finished point's notebook into the workspace; read its metrics if needed."""
         dest = Path(spec.output_dir) / f"{pid}.ipynb"
         try:
@@ -277,7 +312,11 @@ class RunManager:
     def _crown(self, spec: RunSpec) -> None:
         strategy = spec.plan.strategy
         top = strategies.best(
-            ((pid, s.metrics) for pid, s in self.store.points(spec.run_id).items() if s.state == "success"),
+            (
+                (pid, s.metrics)
+                for pid, s in self.store.points(spec.run_id).items()
+                if s.state == "success"
+            ),
             strategy.metric,
             strategy.goal,
         )
@@ -313,7 +352,12 @@ class RunManager:
             shutil.rmtree(self.store.spec(run_id).output_dir, ignore_errors=True)
         self.store.delete(run_id)
 
-    def wait(self, run_id: str, interval: float = 0.5, on_events: Callable[[list[dict]], None] | None = None) -> dict:
+    def wait(
+        self,
+        run_id: str,
+        interval: float = 0.5,
+        on_events: Callable[[list[dict]], None] | None = None,
+    ) -> dict:
         """Sync until the run ends (the CLI's loop); returns the final document."""
         while True:
             events = self.sync(run_id)

@@ -58,7 +58,9 @@ def numeric_metric_names(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     return list(names)
 
 
-def leaderboard(points: Iterable[Mapping[str, Any]], metric: str | None, goal: str = "max") -> list[dict]:
+def leaderboard(
+    points: Iterable[Mapping[str, Any]], metric: str | None, goal: str = "max"
+) -> list[dict]:
     """Rows (point documents with a ``rank``) best first by ``metric``; points without the
     metric come last in their original order, unranked."""
     from .strategies import metric_value

@@ -49,7 +49,9 @@ def read_notebook(path: str | Path) -> nbformat.NotebookNode:
 
 def parameters_cell_index(nb: nbformat.NotebookNode) -> int:
     """Index of the one cell tagged ``parameters``."""
-    tagged = [i for i, cell in enumerate(nb.cells) if TAG in cell.get("metadata", {}).get("tags", [])]
+    tagged = [
+        i for i, cell in enumerate(nb.cells) if TAG in cell.get("metadata", {}).get("tags", [])
+    ]
     if not tagged:
         raise NoParametersCell(f"The notebook has no parameters cell: {HOW_TO_TAG}.")
     if len(tagged) > 1:
@@ -97,9 +99,13 @@ def set_parameters_tag(nb: nbformat.NotebookNode, index: int, tagged: bool = Tru
     uses only one. Returns the indices of cells whose tag was removed.
     """
     if not 0 <= index < len(nb.cells):
-        raise CellIndexError(f"Cell {index} does not exist; the notebook has {len(nb.cells)} cells.")
+        raise CellIndexError(
+            f"Cell {index} does not exist; the notebook has {len(nb.cells)} cells."
+        )
     if tagged and nb.cells[index].cell_type != "code":
-        raise CellIndexError(f"Cell {index} is a {nb.cells[index].cell_type} cell; tag a code cell.")
+        raise CellIndexError(
+            f"Cell {index} is a {nb.cells[index].cell_type} cell; tag a code cell."
+        )
     removed = []
     for i, cell in enumerate(nb.cells):
         tags = list(cell.get("metadata", {}).get("tags", []))

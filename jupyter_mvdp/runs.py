@@ -145,7 +145,10 @@ class RunStore:
             )
             db.executemany(
                 "INSERT INTO points (run_id, point_id, idx, parameters, state) VALUES (?, ?, ?, ?, 'queued')",
-                [(spec.run_id, p.id, i, json.dumps(p.parameters)) for i, p in enumerate(spec.points)],
+                [
+                    (spec.run_id, p.id, i, json.dumps(p.parameters))
+                    for i, p in enumerate(spec.points)
+                ],
             )
             if spec.dag_source:
                 db.execute("INSERT INTO dags VALUES (?, ?)", (spec.run_id, spec.dag_source))
@@ -204,7 +207,9 @@ class RunStore:
         with self._tx() as db:
             db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
 
-    def set_champion(self, pipeline: str, metric: str, value: float, run_id: str, point_id: str | None) -> None:
+    def set_champion(
+        self, pipeline: str, metric: str, value: float, run_id: str, point_id: str | None
+    ) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO champions VALUES (?, ?, ?, ?, ?, ?)",
@@ -231,7 +236,9 @@ class RunStore:
 
     def run_state(self, run_id: str) -> dict:
         row = self._row(run_id)
-        return {k: row[k] for k in ("state", "progress", "outcome", "reason", "message", "finished")}
+        return {
+            k: row[k] for k in ("state", "progress", "outcome", "reason", "message", "finished")
+        }
 
     def points(self, run_id: str) -> dict[str, PointStatus]:
         with self._tx() as db:
@@ -298,7 +305,9 @@ class RunStore:
         params = {p["id"]: p["parameters"] for p in spec_doc["points"]}
         points = []
         for i, (pid, status) in enumerate(self.points(run_id).items()):
-            points.append({"id": pid, "index": i, "parameters": params.get(pid, {}), **status.to_json()})
+            points.append(
+                {"id": pid, "index": i, "parameters": params.get(pid, {}), **status.to_json()}
+            )
         counts = dict.fromkeys(POINT_STATES, 0)
         for p in points:
             counts[p["state"]] += 1

@@ -139,4 +139,3 @@ def canary_decision(
         return CanaryDecision("deploy", reason, candidate, baseline)
     reason = f"{metric} {candidate:g} is {word} {source} {baseline:g} (tolerance {tol:g}, bound {bound:g})"
     return CanaryDecision("alert", reason, candidate, baseline)
-

@@ -78,7 +78,7 @@ def test_tag_and_untag_move_the_parameters_tag(workspace, capsys):
     ],
 )
 def test_bad_input_exits_2_with_one_line(workspace, capsys, args, needle):
-    code, out, err = cli(capsys, *args)
+    code, _out, err = cli(capsys, *args)
     assert code == 2
     assert needle in err
     assert len(err.strip().splitlines()) == 1
@@ -88,10 +88,19 @@ def test_bad_input_exits_2_with_one_line(workspace, capsys, args, needle):
 @pytest.mark.parametrize(
     ("plan", "needle"),
     [
-        ({"grid": {"x": [1]}, "strategy": {"kind": "grid"}, "colour": "red"}, "unknown key 'colour'"),
+        (
+            {"grid": {"x": [1]}, "strategy": {"kind": "grid"}, "colour": "red"},
+            "unknown key 'colour'",
+        ),
         ({"grid": {"y": [1]}, "strategy": {"kind": "grid"}}, "Unknown parameter 'y'"),
         ({"grid": {"x": ["a"]}, "strategy": {"kind": "grid"}}, "x is an int parameter; got 'a'"),
-        ({"grid": {"x": list(range(200)), "sleep": list(range(100))}, "strategy": {"kind": "grid"}}, "20,000 points"),
+        (
+            {
+                "grid": {"x": list(range(200)), "sleep": list(range(100))},
+                "strategy": {"kind": "grid"},
+            },
+            "20,000 points",
+        ),
     ],
 )
 def test_bad_plans_exit_2_naming_the_problem(workspace, capsys, plan, needle):
@@ -108,12 +117,15 @@ def test_unknown_target_exits_2(workspace, capsys):
 
 
 def test_run_json_document_and_status(workspace, capsys):
-    plan = plan_file(workspace / "p.json", {"grid": {"x": [1, 2]}, "strategy": {"kind": "grid", "metric": "score"}})
+    plan = plan_file(
+        workspace / "p.json",
+        {"grid": {"x": [1, 2]}, "strategy": {"kind": "grid", "metric": "score"}},
+    )
     code, out, _ = cli(capsys, "run", "tiny.ipynb", "--plan", plan, "--json")
     assert code == 0
     doc = json.loads(out)
-    assert RUN_KEYS <= set(doc)
-    assert all(POINT_KEYS <= set(p) for p in doc["points"])
+    assert set(doc) >= RUN_KEYS
+    assert all(set(p) >= POINT_KEYS for p in doc["points"])
     assert doc["state"] == "success" and doc["target"] == "local" and doc["outcome"] is None
     assert doc["best"]["parameters"] == {"x": 2}
     assert all((workspace / p["output"]).exists() for p in doc["points"])

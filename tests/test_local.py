@@ -18,7 +18,7 @@ from jupyter_mvdp.models import Plan, PointStatus
 from jupyter_mvdp.runs import RunStore
 from jupyter_mvdp.targets import build_targets
 
-PARAMS = 'x = 1  # the score this point records\nfail = False  # raise in the notebook\nsleep = 0.0  # seconds to sleep'
+PARAMS = "x = 1  # the score this point records\nfail = False  # raise in the notebook\nsleep = 0.0  # seconds to sleep"
 BODY = (
     "import time\n"
     "from jupyter_mvdp import record\n"
@@ -30,7 +30,11 @@ BODY = (
 
 
 def write_notebook(path: Path, params: str = PARAMS, body: str = BODY) -> Path:
-    nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb = new_notebook(
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        }
+    )
     nb.cells = [new_code_cell(params, metadata={"tags": ["parameters"]}), new_code_cell(body)]
     nbformat.write(nb, path)
     return path
@@ -59,10 +63,21 @@ def by_x(doc: dict) -> dict:
 
 
 def test_grid_runs_every_point_in_parallel_with_outputs_and_provenance(manager, workspace):
-    doc = run(manager, {"grid": {"x": [1, 2, 3]}, "strategy": {"kind": "grid", "metric": "score"}, "parallelism": 3})
+    doc = run(
+        manager,
+        {
+            "grid": {"x": [1, 2, 3]},
+            "strategy": {"kind": "grid", "metric": "score"},
+            "parallelism": 3,
+        },
+    )
     assert doc["state"] == "success"
     assert {p["state"] for p in doc["points"]} == {"success"}
-    assert {x: p["metrics"] for x, p in by_x(doc).items()} == {1: {"score": 1}, 2: {"score": 2}, 3: {"score": 3}}
+    assert {x: p["metrics"] for x, p in by_x(doc).items()} == {
+        1: {"score": 1},
+        2: {"score": 2},
+        3: {"score": 3},
+    }
     assert doc["best"]["parameters"] == {"x": 3}
     # the three points overlapped in time: run in parallel, not one after the other
     starts = sorted(p["started"] for p in doc["points"])
@@ -82,7 +97,13 @@ def test_grid_runs_every_point_in_parallel_with_outputs_and_provenance(manager, 
 
 
 def test_a_failing_point_is_recorded_with_its_cell_and_exception_while_others_go_on(manager):
-    doc = run(manager, {"grid": {"x": [1, 2], "fail": [False, True]}, "strategy": {"kind": "grid", "metric": "score"}})
+    doc = run(
+        manager,
+        {
+            "grid": {"x": [1, 2], "fail": [False, True]},
+            "strategy": {"kind": "grid", "metric": "score"},
+        },
+    )
     states = {(p["parameters"]["x"], p["parameters"]["fail"]): p for p in doc["points"]}
     assert doc["state"] == "failed"
     assert states[(1, False)]["state"] == states[(2, False)]["state"] == "success"
@@ -98,7 +119,12 @@ def test_a_point_over_the_timeout_is_stopped_and_failed(manager):
     started = time.monotonic()
     doc = run(
         manager,
-        {"grid": {"sleep": [0.0, 60.0]}, "strategy": {"kind": "grid"}, "timeout": 4, "parallelism": 2},
+        {
+            "grid": {"sleep": [0.0, 60.0]},
+            "strategy": {"kind": "grid"},
+            "timeout": 4,
+            "parallelism": 2,
+        },
     )
     elapsed = time.monotonic() - started
     slow = next(p for p in doc["points"] if p["parameters"]["sleep"] == 60.0)
@@ -112,7 +138,13 @@ def test_a_point_over_the_timeout_is_stopped_and_failed(manager):
 def test_early_stop_really_stops_and_skips_the_rest(manager):
     plan = {
         "grid": {"x": list(range(1, 9))},
-        "strategy": {"kind": "early_stop", "metric": "score", "goal": "max", "target": 6, "seed": 3},
+        "strategy": {
+            "kind": "early_stop",
+            "metric": "score",
+            "goal": "max",
+            "target": 6,
+            "seed": 3,
+        },
         "parallelism": 2,
     }
     doc = run(manager, plan)
@@ -135,7 +167,13 @@ def test_early_stop_really_stops_and_skips_the_rest(manager):
 def test_early_stop_budget_limits_the_points_run(manager):
     plan = {
         "grid": {"x": list(range(1, 9))},
-        "strategy": {"kind": "early_stop", "metric": "score", "target": 100, "budget": 3, "seed": 0},
+        "strategy": {
+            "kind": "early_stop",
+            "metric": "score",
+            "target": 100,
+            "budget": 3,
+            "seed": 0,
+        },
         "parallelism": 2,
     }
     doc = run(manager, plan)
@@ -150,11 +188,19 @@ def test_canary_deploys_then_alerts_against_the_champion(manager, workspace):
         params="x = 0  # winning x",
         body="from pathlib import Path\nPath('deployed.txt').write_text(str(x))",
     )
-    canary = {"kind": "canary", "metric": "score", "goal": "max", "tolerance": 0.5, "deploy_notebook": "deploy.ipynb"}
+    canary = {
+        "kind": "canary",
+        "metric": "score",
+        "goal": "max",
+        "tolerance": 0.5,
+        "deploy_notebook": "deploy.ipynb",
+    }
     first = run(manager, {"grid": {"x": [3, 5]}, "strategy": canary})
     assert first["outcome"] == "deploy"
     assert "first model" in first["reason"]
-    assert (workspace / "deployed.txt").read_text() == "5"  # the deploy notebook ran with the best x
+    assert (
+        workspace / "deployed.txt"
+    ).read_text() == "5"  # the deploy notebook ran with the best x
     assert manager.store.champion(first["pipeline"])["value"] == 5
 
     second = run(manager, {"grid": {"x": [4]}, "strategy": canary})
@@ -188,7 +234,9 @@ def test_cancel_stops_running_points_and_skips_queued_ones(manager):
 
 
 def test_resume_runs_only_the_points_not_finished(manager, workspace):
-    spec = manager.prepare("tiny.ipynb", {"grid": {"x": [1, 2, 3]}, "strategy": {"kind": "grid", "metric": "score"}})
+    spec = manager.prepare(
+        "tiny.ipynb", {"grid": {"x": [1, 2, 3]}, "strategy": {"kind": "grid", "metric": "score"}}
+    )
     done = spec.points[0]
     known = {done.id: PointStatus(state="success", metrics={"score": 99})}
     target = manager.targets["local"]

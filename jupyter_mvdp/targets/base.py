@@ -36,7 +36,9 @@ class Target(ABC):
     def describe(self) -> dict:
         """Public description for `GET /mvdp/targets`: never a credential."""
         public = {
-            k: v for k, v in self.settings.items() if k not in self.secret_settings and v is not None
+            k: v
+            for k, v in self.settings.items()
+            if k not in self.secret_settings and v is not None
         }
         return {"name": self.name, "kind": self.kind, "settings": public}
 

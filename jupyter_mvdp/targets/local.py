@@ -249,8 +249,11 @@ class LocalRun(threading.Thread):
     def _decide_canary(self) -> bool:
         """Pick the best point, compare, maybe run the deploy notebook. True if that failed."""
         strategy = self.spec.plan.strategy
-        ok = [(p, s.metrics) for p, s in zip(self.spec.points, self.points.values(), strict=True)
-              if s.state == "success"]
+        ok = [
+            (p, s.metrics)
+            for p, s in zip(self.spec.points, self.points.values(), strict=True)
+            if s.state == "success"
+        ]
         top = strategies.best(ok, strategy.metric, strategy.goal)
         decision = strategies.canary_decision(strategy, top[1] if top else None, self.spec.champion)
         self.outcome, self.reason = decision.outcome, decision.reason
@@ -306,8 +309,16 @@ class LocalTarget(Target):
 
     kind = "local"
 
-    def __init__(self, name: str | None = None, parallelism: int | None = None, kernel: str | None = None, **settings):
-        super().__init__(name, parallelism=parallelism or os.cpu_count() or 1, kernel=kernel, **settings)
+    def __init__(
+        self,
+        name: str | None = None,
+        parallelism: int | None = None,
+        kernel: str | None = None,
+        **settings,
+    ):
+        super().__init__(
+            name, parallelism=parallelism or os.cpu_count() or 1, kernel=kernel, **settings
+        )
         self._runs: dict[str, LocalRun] = {}
         _warm_up()
 
