@@ -125,13 +125,19 @@ class RunManager:
             size, errors = grid.check(plan.grid, parameters, self.grid_limit)
         return {"valid": not errors, "size": size, "limit": self.grid_limit, "errors": errors}
 
-    def prepare(self, notebook: str, plan: Plan | dict, target_name: str | None = None) -> RunSpec:
+    def prepare(
+        self,
+        notebook: str,
+        plan: Plan | dict,
+        target_name: str | None = None,
+        user: str | None = None,
+    ) -> RunSpec:
         target = self.target(target_name)
         path, plan, points = self.plan_points(notebook, plan)
         if not points:  # an empty grid runs the notebook's defaults once
             points = [Point(grid.point_id({}), {})]
         rel = self.relative(path)
-        pipeline = pipeline_id(self.user, rel)
+        pipeline = pipeline_id(user or self.user, rel)
         run_id = new_run_id()
         champion = None
         if plan.strategy.kind == "canary":
@@ -155,11 +161,18 @@ class RunManager:
     # --- running ----------------------------------------------------------------------
 
     def submit(
-        self, notebook: str, plan: Plan | dict, target_name: str | None = None, *, background: bool
+        self,
+        notebook: str,
+        plan: Plan | dict,
+        target_name: str | None = None,
+        *,
+        background: bool,
+        user: str | None = None,
     ) -> str:
-        """Record the run and productionize it; bad input raises before anything is stored."""
-        spec = self.prepare(notebook, plan, target_name)
-        self.store.create(spec, notebook=self.relative(spec.notebook), user=self.user)
+        """Record the run and productionize it; bad input raises before anything is stored.
+        ``user`` (the requester, on a shared server) owns the run and names its pipeline."""
+        spec = self.prepare(notebook, plan, target_name, user)
+        self.store.create(spec, notebook=self.relative(spec.notebook), user=user or self.user)
         if background:
             threading.Thread(
                 target=self._productionize,
@@ -327,8 +340,9 @@ class RunManager:
         if not events:
             return
         seq = self.store.next_seq(run_id, len(events))
+        user = self.store.run_state(run_id)["user"]
         for i, event in enumerate(events):
-            event.update(run_id=run_id, user=self.user, seq=seq + i)
+            event.update(run_id=run_id, user=user, seq=seq + i)
             try:
                 self.emit(event)
             except Exception:

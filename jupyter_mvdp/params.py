@@ -69,7 +69,13 @@ def notebook_parameters(nb: nbformat.NotebookNode) -> tuple[int, list[Parameter]
     view = copy.deepcopy(nb)  # papermill's inspection expects every cell to have a tags list
     for cell in view.cells:
         cell.setdefault("metadata", {}).setdefault("tags", [])
-    return index, [_parameter(p) for p in _infer_parameters(view)]
+    # papermill needs a kernel name to pick a translator; a notebook never run has none
+    spec = view.get("metadata", {}).get("kernelspec", {})
+    language = spec.get("language") or view.get("metadata", {}).get("language_info", {}).get("name")
+    found = _infer_parameters(
+        view, name=spec.get("name") or "python3", language=language or "python"
+    )
+    return index, [_parameter(p) for p in found]
 
 
 def parameters_of(path: str | Path) -> tuple[int, list[Parameter]]:

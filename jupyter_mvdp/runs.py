@@ -236,9 +236,8 @@ class RunStore:
 
     def run_state(self, run_id: str) -> dict:
         row = self._row(run_id)
-        return {
-            k: row[k] for k in ("state", "progress", "outcome", "reason", "message", "finished")
-        }
+        keys = ("state", "progress", "outcome", "reason", "message", "finished", "user")
+        return {k: row[k] for k in keys}
 
     def points(self, run_id: str) -> dict[str, PointStatus]:
         with self._tx() as db:
