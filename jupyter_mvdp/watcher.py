@@ -7,6 +7,7 @@ points it has), done in a worker thread so a slow Airflow never blocks the serve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from .manager import RunManager
@@ -28,10 +29,8 @@ class Watcher:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     async def _loop(self) -> None:

@@ -231,7 +231,7 @@ async def test_validate_reports_every_field(jp_fetch, root):
 
 
 async def test_targets_show_reachability_and_no_credentials(jp_fetch, root):
-    status, doc = await call(jp_fetch, "mvdp", "targets")
+    _status, doc = await call(jp_fetch, "mvdp", "targets")
     by_name = {t["name"]: t for t in doc["targets"]}
     assert by_name["local"]["reachable"] is True and by_name["local"]["default"] is True
     assert by_name["broken"]["reachable"] is False
