@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import posixpath
 import textwrap
 from functools import cache
 from pathlib import Path
@@ -96,8 +97,8 @@ def render_dag(
     """
     strategy = plan.strategy
     size = parallelism_of(plan)
-    if deploy_notebook and not ("://" in deploy_notebook or Path(deploy_notebook).is_absolute()):
-        deploy_notebook = str(Path(notebook).parent / deploy_notebook)
+    if deploy_notebook and not ("://" in deploy_notebook or deploy_notebook.startswith("/")):
+        deploy_notebook = posixpath.join(posixpath.dirname(notebook), deploy_notebook)
     settings = {
         "dag_id": dag_id,
         "description": description or f"jupyter-mvdp {strategy.kind} of {Path(notebook).name}",

@@ -1,0 +1,455 @@
+"""An Airflow 3 deployment as a target, through its REST API (apache-airflow-client).
+
+Airflow's API cannot upload a DAG, so ``deploy`` writes the DAG file and the notebook where
+the deployment reads them (fsspec URLs: a shared folder, ``s3://``, ``gs://``...), then waits
+through the API until the DAG is parsed, surfacing Airflow's own import error when there is
+one. ``trigger`` passes the ordered points as the run's conf, so a new grid runs without a new
+file. ``poll`` is two paged calls per run (the DAG run, its task instances), whatever the grid
+size. Outputs come back through fsspec from the outputs location.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import time
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import requests
+
+from ..dag_render import DECISION_KEY, DECISION_TASK, task_layout
+from ..exceptions import (
+    DagImportError,
+    DagNotParsed,
+    DeployError,
+    MissingDependency,
+    TargetAuthError,
+    TargetError,
+    TargetUnreachable,
+)
+from ..models import PointStatus, RunSpec, Snapshot
+from .base import Progress, Target, _silent, register
+
+_POINT_STATES = {
+    "success": "success",
+    "failed": "failed",
+    "upstream_failed": "failed",
+    "skipped": "skipped",
+    "removed": "skipped",
+    "running": "running",
+    "restarting": "running",
+    "up_for_retry": "running",
+    "up_for_reschedule": "running",
+    "deferred": "running",
+}
+_CANCEL_NOTE = "cancelled from jupyter-mvdp"
+
+
+@register
+class AirflowTarget(Target):
+    """Settings: ``api_url``; ``username`` + ``password`` (or ``password_env``) or ``token``
+    (or ``token_env``); ``dags_location``, ``notebooks_location``, ``outputs_location`` as
+    the workers see them (fsspec URLs); ``kernel_name``; ``dag_id_prefix``; ``parse_timeout``."""
+
+    kind = "airflow"
+    secret_settings = ("password", "token")
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        api_url: str,
+        dags_location: str,
+        notebooks_location: str,
+        outputs_location: str,
+        username: str | None = None,
+        password: str | None = None,
+        password_env: str | None = None,
+        token: str | None = None,
+        token_env: str | None = None,
+        kernel_name: str | None = None,
+        dag_id_prefix: str = "",
+        parse_timeout: float = 120,
+        request_timeout: float = 10,
+        **settings: Any,
+    ):
+        super().__init__(
+            name,
+            api_url=api_url.rstrip("/"),
+            dags_location=dags_location.rstrip("/"),
+            notebooks_location=notebooks_location.rstrip("/"),
+            outputs_location=outputs_location.rstrip("/"),
+            username=username,
+            password=password or (os.environ.get(password_env) if password_env else None),
+            token=token or (os.environ.get(token_env) if token_env else None),
+            kernel_name=kernel_name,
+            dag_id_prefix=dag_id_prefix,
+            parse_timeout=parse_timeout,
+            **settings,
+        )
+        self.timeout = request_timeout
+        self._token: str | None = self.settings["token"]
+        self._client = None
+
+    # --- the API, with auth and errors handled once ----------------------------------
+
+    def _fetch_token(self) -> str:
+        s = self.settings
+        if not s["username"] or not s["password"]:
+            if s["token"]:
+                return s["token"]
+            raise TargetAuthError(
+                f"Airflow target {self.name!r} has no credentials: set username + password or token"
+            )
+        try:
+            response = requests.post(
+                f"{s['api_url']}/auth/token",
+                json={"username": s["username"], "password": s["password"]},
+                timeout=self.timeout,
+            )
+        except requests.RequestException:
+            raise TargetUnreachable(f"Cannot reach Airflow at {s['api_url']}") from None
+        if response.status_code in (401, 403):
+            raise TargetAuthError(
+                f"Airflow at {s['api_url']} refused the login of {s['username']!r}: wrong user or password"
+            )
+        if response.status_code >= 300:
+            raise TargetUnreachable(
+                f"Airflow at {s['api_url']} answered HTTP {response.status_code} to the login"
+            )
+        return response.json()["access_token"]
+
+    def _api(self, name: str):
+        try:
+            import airflow_client.client as client
+        except ImportError:  # pragma: no cover - a declared dependency
+            raise MissingDependency(
+                "The Airflow target needs: pip install apache-airflow-client"
+            ) from None
+        if self._client is None or self._token is None:
+            self._token = self._fetch_token()
+            config = client.Configuration(host=self.settings["api_url"], access_token=self._token)
+            config.retries = 0
+            self._client = client.ApiClient(config)
+        return getattr(client, name)(self._client)
+
+    def _call(self, api: str, method: str, *args, **kwargs):
+        """Call the API; refresh the token once on 401; map failures to TargetErrors."""
+        from airflow_client.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
+        for attempt in (1, 2):
+            try:
+                return getattr(self._api(api), method)(
+                    *args, _request_timeout=self.timeout, **kwargs
+                )
+            except ApiException as e:
+                if e.status == 401 and attempt == 1:
+                    self._token = None  # expired: log in again
+                    continue
+                if e.status in (401, 403):
+                    raise TargetAuthError(
+                        f"Airflow refused the request ({e.status}): check the target's credentials"
+                    ) from None
+                raise _ApiError(e.status, e.body) from None
+            except (Urllib3Error, OSError):
+                raise TargetUnreachable(
+                    f"Cannot reach Airflow at {self.settings['api_url']}"
+                ) from None
+        raise AssertionError("unreachable")
+
+    def check(self) -> None:
+        self._token = None
+        self._call("MonitorApi", "get_health")
+
+    # --- deploy -----------------------------------------------------------------------
+
+    def locations(self, spec: RunSpec) -> tuple[str, str]:
+        s = self.settings
+        return (
+            f"{s['notebooks_location']}/{spec.pipeline}.ipynb",
+            f"{s['outputs_location']}/{spec.pipeline}",
+        )
+
+    def dag_id(self, spec: RunSpec) -> str:
+        return self.settings["dag_id_prefix"] + spec.pipeline
+
+    def render(self, spec: RunSpec) -> str:
+        from dataclasses import replace
+
+        return super().render(replace(spec, pipeline=self.dag_id(spec)))
+
+    def deploy(self, spec: RunSpec, progress: Progress = _silent) -> None:
+        self.check()
+        notebook, _ = self.locations(spec)
+        _write(notebook, Path(spec.notebook).read_bytes())
+        deploy_nb = spec.plan.strategy.deploy_notebook
+        if deploy_nb:
+            source = Path(spec.notebook).parent / deploy_nb
+            _write(posixpath.join(posixpath.dirname(notebook), deploy_nb), source.read_bytes())
+        dag_file = f"{self.settings['dags_location']}/{spec.pipeline}.py"
+        written = time.time()
+        _write(dag_file, (spec.dag_source or "").encode())
+        progress("waiting for Airflow to parse the DAG")
+        self._wait_parsed(spec, dag_file, written)
+        from airflow_client.client import DAGPatchBody
+
+        self._call(
+            "DAGApi",
+            "patch_dag",
+            self.dag_id(spec),
+            DAGPatchBody(is_paused=False),
+            update_mask=["is_paused"],
+        )
+
+    def _wait_parsed(self, spec: RunSpec, dag_file: str, written: float) -> None:
+        dag_id = self.dag_id(spec)
+        deadline = time.monotonic() + self.settings["parse_timeout"]
+        name = posixpath.basename(dag_file)
+        while time.monotonic() < deadline:
+            errors = self._call("ImportErrorApi", "get_import_errors", filename_pattern=name)
+            for error in errors.import_errors:
+                if (
+                    posixpath.basename(error.filename) == name
+                    and error.timestamp.timestamp() >= written - 1
+                ):
+                    raise DagImportError(
+                        f"Airflow could not import the DAG {name}: {_last_line(error.stack_trace)}"
+                    )
+            try:
+                dag = self._call("DAGApi", "get_dag", dag_id)
+            except _ApiError as e:
+                if e.status != 404:
+                    raise
+            else:
+                parsed = dag.last_parsed_time
+                if parsed is not None and parsed.timestamp() >= written - 1:
+                    return
+            time.sleep(0.5)
+        raise DagNotParsed(
+            f"Airflow did not pick up the DAG {dag_id} in {self.settings['parse_timeout']:g} s: "
+            f"is {self.settings['dags_location']} the deployment's DAGs folder, and is the dag-processor running?"
+        )
+
+    def trigger(self, spec: RunSpec) -> None:
+        from airflow_client.client import TriggerDAGRunPostBody
+
+        conf = {"points": [p.to_json() for p in spec.points]}
+        if spec.plan.strategy.kind == "canary":
+            conf["baseline"] = (
+                spec.plan.strategy.baseline
+                if spec.plan.strategy.baseline is not None
+                else spec.champion
+            )
+        body = TriggerDAGRunPostBody(dag_run_id=spec.run_id, conf=conf, logical_date=None)
+        self._call("DagRunApi", "trigger_dag_run", self.dag_id(spec), body)
+        spec.extra["dag_run_id"] = spec.run_id
+
+    # --- follow -----------------------------------------------------------------------
+
+    def _task_instances(self, spec: RunSpec) -> list:
+        found, offset = [], 0
+        while True:
+            page = self._call(
+                "TaskInstanceApi",
+                "get_task_instances",
+                self.dag_id(spec),
+                spec.run_id,
+                limit=100,
+                offset=offset,
+            )
+            found.extend(page.task_instances)
+            offset += len(page.task_instances)
+            if not page.task_instances or offset >= (page.total_entries or 0):
+                return found
+
+    def poll(self, spec: RunSpec) -> Snapshot:
+        dag_id = self.dag_id(spec)
+        run = self._call("DagRunApi", "get_dag_run", dag_id, spec.run_id)
+        tis = self._task_instances(spec)
+        first_index = dict(task_layout(spec.plan, len(spec.points)))
+        points = {p.id: PointStatus(state="queued") for p in spec.points}
+        finished = str(run.state.value if hasattr(run.state, "value") else run.state) in (
+            "success",
+            "failed",
+        )
+        for ti in tis:
+            if ti.task_id not in first_index or ti.map_index is None or ti.map_index < 0:
+                continue
+            index = first_index[ti.task_id] + ti.map_index
+            if index >= len(spec.points):
+                continue
+            state = _POINT_STATES.get(_value(ti.state), "queued")
+            points[spec.points[index].id] = PointStatus(
+                state=state,
+                error=f"Airflow task {ti.task_id}[{ti.map_index}] {_value(ti.state)}; see its log"
+                if state == "failed"
+                else None,
+                started=ti.start_date.timestamp() if ti.start_date else None,
+                finished=ti.end_date.timestamp() if ti.end_date else None,
+            )
+        if finished:  # points that never got a task instance (early stop) were skipped
+            for pid, status in points.items():
+                if status.state in ("queued", "running"):
+                    points[pid] = PointStatus(state="skipped")
+        snapshot = Snapshot(state="running", points=points)
+        run_state = _value(run.state)
+        if run_state in ("success", "failed"):
+            snapshot.outcome, snapshot.reason = self._decision(spec, tis)
+            if (getattr(run, "note", None) or "") == _CANCEL_NOTE:
+                snapshot.state = "cancelled"
+            elif run_state == "failed":
+                snapshot.state, snapshot.message = (
+                    "failed",
+                    f"the Airflow DAG run {spec.run_id} failed",
+                )
+            else:
+                snapshot.state = (
+                    "failed" if any(p.state == "failed" for p in points.values()) else "success"
+                )
+        return snapshot
+
+    def _decision(self, spec: RunSpec, tis: list) -> tuple[str | None, str | None]:
+        """The canary's outcome, or why an early stop stopped (the tasks' XCom)."""
+        kind = spec.plan.strategy.kind
+        if kind == "canary":
+            tasks = [DECISION_TASK]
+        elif kind == "early_stop":
+            tasks = sorted(
+                (
+                    ti.task_id
+                    for ti in tis
+                    if ti.task_id.startswith("check_round_") and _value(ti.state) == "success"
+                ),
+                reverse=True,
+            )
+        else:
+            return None, None
+        for task_id in tasks:
+            try:
+                entry = self._call(
+                    "XComApi",
+                    "get_xcom_entry",
+                    self.dag_id(spec),
+                    task_id,
+                    spec.run_id,
+                    DECISION_KEY,
+                )
+            except _ApiError:
+                continue
+            value = _xcom_value(entry)
+            if isinstance(value, dict) and value.get("reason"):
+                return value.get("outcome"), value["reason"]
+        return None, None
+
+    def fetch_output(self, spec: RunSpec, point_id: str, dest: Path) -> Path | None:
+        _, outputs = self.locations(spec)
+        source = f"{outputs}/{spec.run_id}/{point_id}.ipynb"
+        try:
+            with fsspec.open(source, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return None
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        return dest
+
+    def cancel(self, spec: RunSpec) -> None:
+        from airflow_client.client import DAGRunPatchBody
+
+        self._call(
+            "DagRunApi",
+            "patch_dag_run",
+            self.dag_id(spec),
+            spec.run_id,
+            DAGRunPatchBody(state="failed", note=_CANCEL_NOTE),
+            update_mask=["state", "note"],
+        )
+
+    def logs(self, spec: RunSpec, point_id: str) -> str:
+        index = next(i for i, p in enumerate(spec.points) if p.id == point_id)
+        layout = task_layout(spec.plan, len(spec.points))
+        task_id, first = next((t, f) for t, f in reversed(layout) if f <= index)
+        ti = self._call(
+            "TaskInstanceApi",
+            "get_mapped_task_instance",
+            self.dag_id(spec),
+            spec.run_id,
+            task_id,
+            index - first,
+        )
+        log = self._call(
+            "TaskInstanceApi",
+            "get_log",
+            self.dag_id(spec),
+            spec.run_id,
+            task_id,
+            max(ti.try_number, 1),
+            map_index=index - first,
+            full_content=True,
+        )
+        content = log.content
+        return (
+            "\n".join(str(getattr(c, "actual_instance", c)) for c in content)
+            if isinstance(content, list)
+            else str(content)
+        )
+
+    def remove(self, pipeline: str) -> None:
+        """Delete the DAG file first (else the dag-processor brings the DAG back), then the DAG."""
+        fs, path = fsspec.core.url_to_fs(f"{self.settings['dags_location']}/{pipeline}.py")
+        if fs.exists(path):
+            fs.rm(path)
+        try:
+            self._call("DAGApi", "delete_dag", self.settings["dag_id_prefix"] + pipeline)
+        except _ApiError as e:
+            if e.status != 404:
+                raise
+
+
+class _ApiError(TargetError):
+    def __init__(self, status: int, body: Any):
+        super().__init__(f"Airflow answered HTTP {status}: {str(body)[:300]}")
+        self.status = status
+
+
+def _value(state) -> str | None:
+    return getattr(state, "value", state)
+
+
+def _xcom_value(entry) -> Any:
+    import json
+
+    entry = getattr(entry, "actual_instance", entry)  # the client's oneOf wrapper
+    value = getattr(entry, "value", None)
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _last_line(trace: str) -> str:
+    lines = [line.strip() for line in (trace or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "unknown error"
+
+
+def _write(url: str, data: bytes) -> None:
+    """Write a file through fsspec; on a local folder atomically (write, then rename)."""
+    fs, path = fsspec.core.url_to_fs(url)
+    fs.makedirs(posixpath.dirname(path), exist_ok=True)
+    if fs.protocol in ("file", ("file", "local")) or "file" in fs.protocol:
+        tmp = posixpath.join(posixpath.dirname(path), f".{posixpath.basename(path)}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    else:
+        try:
+            with fs.open(path, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise DeployError(f"Cannot write {url}: {e}") from None

@@ -1,0 +1,147 @@
+"""The Airflow target on a real Airflow 3: every strategy end to end, the same leaderboard as
+the local runner, Airflow's own import errors, auth and reachability errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import requests
+
+from jupyter_mvdp.exceptions import DagImportError, TargetAuthError, TargetUnreachable
+from jupyter_mvdp.targets import build_targets
+
+
+def titanic_plan(workspace, strategy: dict, grid: dict | None = None) -> dict:
+    grid = grid or {"n_estimators": [10, 50], "max_depth": [2, 4], "criterion": ["gini", "entropy"]}
+    return {
+        "grid": {**grid, "data_path": str(workspace / "datasets" / "titanic.csv")},
+        "strategy": strategy,
+        "parallelism": 4,
+        "timeout": 300,
+    }
+
+
+def run(manager, plan: dict, target: str) -> dict:
+    run_id = manager.submit("titanic.ipynb", plan, target, background=False)
+    return manager.wait(run_id, interval=0.5)
+
+
+def leaderboard(doc: dict) -> list[tuple]:
+    return sorted(
+        (p["id"], p["state"], json.dumps(p["metrics"], sort_keys=True)) for p in doc["points"]
+    )
+
+
+def task_states(airflow, doc: dict) -> dict:
+    token = airflow.token()
+    url = f"{airflow.url}/api/v2/dags/{doc['pipeline']}/dagRuns/{doc['run_id']}/taskInstances"
+    tis = requests.get(
+        url, headers={"Authorization": f"Bearer {token}"}, params={"limit": 100}, timeout=10
+    ).json()
+    return {(t["task_id"], t["map_index"]): t["state"] for t in tis["task_instances"]}
+
+
+def test_the_harness_runs_airflow_with_auth_on(airflow):
+    assert (
+        requests.get(f"{airflow.url}/api/v2/monitor/health", timeout=5).json()["scheduler"][
+            "status"
+        ]
+        == "healthy"
+    )
+    assert requests.get(f"{airflow.url}/api/v2/dags", timeout=5).status_code == 401
+    token = airflow.token()
+    assert (
+        requests.get(
+            f"{airflow.url}/api/v2/dags", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        ).status_code
+        == 200
+    )
+
+
+def test_grid_on_airflow_equals_the_local_runner(manager, airflow, workspace):
+    plan = titanic_plan(workspace, {"kind": "grid", "metric": "accuracy"})
+    on_airflow = run(manager, plan, "airflow")
+    assert on_airflow["state"] == "success", on_airflow["message"]
+    assert on_airflow["counts"]["success"] == 8
+    states = task_states(airflow, on_airflow)
+    assert sum(1 for (task, index) in states if task == "run_point") == 8  # one mapped task
+    for point in on_airflow["points"]:
+        assert point["metrics"]["accuracy"] > 0.7
+        assert (workspace / point["output"]).exists()
+    local = run(manager, plan, "local")
+    assert leaderboard(on_airflow) == leaderboard(local)
+    assert on_airflow["best"]["id"] == local["best"]["id"]
+
+
+def test_early_stop_on_airflow_stops_like_the_local_runner(manager, airflow, workspace):
+    strategy = {"kind": "early_stop", "metric": "accuracy", "target": 0.765, "budget": 6, "seed": 0}
+    grid = {"n_estimators": [10, 25], "max_depth": [1, 2, 3, 4], "criterion": ["gini", "entropy"]}
+    plan = {**titanic_plan(workspace, strategy, grid), "parallelism": 2}
+    on_airflow = run(manager, plan, "airflow")
+    assert on_airflow["state"] == "success", on_airflow["message"]
+    assert 0 < on_airflow["counts"]["success"] < 16
+    assert on_airflow["counts"]["skipped"] == 16 - on_airflow["counts"]["success"]
+    assert "reached the target" in on_airflow["reason"] or "budget" in on_airflow["reason"]
+    local = run(manager, plan, "local")
+    assert leaderboard(on_airflow) == leaderboard(local)
+    assert on_airflow["reason"] == local["reason"]
+
+
+@pytest.mark.parametrize(
+    ("baseline", "outcome", "taken", "skipped"),
+    [
+        (0.5, "deploy", "deploy_new_model", "alert_of_failed_model"),
+        (0.99, "alert", "alert_of_failed_model", "deploy_new_model"),
+    ],
+)
+def test_canary_branches_on_airflow(manager, airflow, workspace, baseline, outcome, taken, skipped):
+    strategy = {
+        "kind": "canary",
+        "metric": "accuracy",
+        "baseline": baseline,
+        "tolerance": 0.01,
+        "deploy_notebook": "deploy_titanic.ipynb",
+    }
+    plan = titanic_plan(workspace, strategy, {"max_depth": [3, 4]})
+    doc = run(manager, plan, "airflow")
+    assert doc["outcome"] == outcome, doc
+    states = task_states(airflow, doc)
+    assert states[(taken, -1)] == "success"
+    assert states[(skipped, -1)] == "skipped"
+    local = run(manager, plan, "local")
+    assert local["outcome"] == outcome
+    assert doc["reason"].split(";")[0] == local["reason"].split(";")[0]
+
+
+def test_an_import_error_reaches_the_user(manager, airflow, workspace):
+    target = manager.targets["airflow"]
+    spec = manager.prepare(
+        "titanic.ipynb", titanic_plan(workspace, {"kind": "grid"}, {"max_depth": [2]}), "airflow"
+    )
+    spec.pipeline += "_broken"
+    spec.dag_source = "from airflow.sdk import dag  # a DAG file with a broken import\nimport this_module_does_not_exist\n"
+    with pytest.raises(DagImportError, match="No module named 'this_module_does_not_exist'"):
+        target.deploy(spec)
+    target.remove(spec.pipeline)
+
+
+def test_wrong_credentials_and_unreachable_airflow(airflow):
+    settings = {**airflow.target_settings(), "password": "wrong"}
+    settings.pop("kind")
+    bad = build_targets({"bad": {"kind": "airflow", **settings}})["bad"]
+    with pytest.raises(TargetAuthError, match="refused the login") as caught:
+        bad.check()
+    assert "wrong" not in caught.value.message.replace("wrong user", "")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = build_targets(
+        {"down": {"kind": "airflow", **{**settings, "api_url": f"http://127.0.0.1:{port}"}}}
+    )["down"]
+    with pytest.raises(TargetUnreachable, match="Cannot reach Airflow"):
+        down.check()
+    assert airflow.password not in json.dumps(
+        build_targets({"a": airflow.target_settings()})["a"].describe()
+    )
