@@ -1,0 +1,180 @@
+import { IParameter, IPoint, IRun } from '../api';
+import {
+  applyEvent,
+  axisSpec,
+  buildPlan,
+  emptyAxis,
+  leaderboard,
+  parseValue,
+  plotSpec,
+  splitValues
+} from '../model';
+
+const param = (name: string, type: string): IParameter => ({
+  name,
+  type,
+  default: '',
+  help: '',
+  value: null
+});
+
+const point = (id: string, index: number, x: number, acc?: number): IPoint => ({
+  id,
+  index,
+  parameters: { x },
+  state: 'queued',
+  metrics: acc === undefined ? {} : { accuracy: acc },
+  output: null,
+  error: null,
+  started: null,
+  finished: null
+});
+
+const run = (points: IPoint[]): IRun => ({
+  run_id: 'r1',
+  pipeline: 'p',
+  notebook: 'nb.ipynb',
+  target: 'local',
+  state: 'running',
+  progress: 'triggered',
+  strategy: { kind: 'grid', metric: 'accuracy', goal: 'max' },
+  plan: { grid: {}, strategy: { kind: 'grid' } },
+  outcome: null,
+  reason: null,
+  message: null,
+  created: 0,
+  updated: 0,
+  finished: null,
+  counts: { queued: points.length, running: 0, success: 0, failed: 0, skipped: 0 },
+  points,
+  best: null
+});
+
+describe('parseValue', () => {
+  it.each([
+    ['3', 'int', 3],
+    ['-7', 'int', -7],
+    ['0.5', 'float', 0.5],
+    ['2', 'float', 2],
+    ['true', 'bool', true],
+    ['No', 'bool', false],
+    ['"gini"', 'str', 'gini'],
+    ['entropy', 'str', 'entropy'],
+    ['None', 'int', null],
+    ['[1, 2]', 'None', [1, 2]]
+  ])('%s as %s', (text, type, expected) => {
+    expect(parseValue(text, type)).toEqual({ value: expected });
+  });
+
+  it.each([
+    ['3.5', 'int', '3.5 is not an int'],
+    ['x', 'float', 'x is not a number'],
+    ['maybe', 'bool', 'maybe is not true or false'],
+    ['', 'int', '(empty) is not an int']
+  ])('rejects %s as %s', (text, type, error) => {
+    expect(parseValue(text, type)).toEqual({ error });
+  });
+});
+
+describe('grid editor', () => {
+  it('splits values outside quotes and brackets', () => {
+    expect(splitValues('1, "a,b", [1, 2], {"k": 1}')).toEqual([
+      '1',
+      '"a,b"',
+      '[1, 2]',
+      '{"k": 1}'
+    ]);
+  });
+
+  it('builds lists and ranges, naming errors', () => {
+    const depth = param('max_depth', 'int');
+    expect(axisSpec({ ...emptyAxis(), mode: 'values', text: '2, 4' }, depth)).toEqual({
+      value: [2, 4]
+    });
+    expect(axisSpec({ ...emptyAxis(), mode: 'values', text: '2, x' }, depth)).toEqual({
+      error: 'x is not an int'
+    });
+    expect(
+      axisSpec({ ...emptyAxis(), mode: 'range', start: '2', stop: '8', step: '2' }, depth)
+    ).toEqual({ value: { start: 2, stop: 8, step: 2 } });
+    expect(
+      axisSpec(
+        { ...emptyAxis(), mode: 'range', rangeKind: 'num', start: '1', stop: '100', num: '3', log: true },
+        depth
+      )
+    ).toEqual({ value: { start: 1, stop: 100, num: 3, log: true } });
+    expect(
+      axisSpec({ ...emptyAxis(), mode: 'range', start: '1', stop: '2', step: '0' }, depth)
+    ).toEqual({ error: 'step cannot be 0' });
+    expect(axisSpec(emptyAxis(), depth)).toEqual({ value: null });
+  });
+
+  it('assembles the plan with its size and executor options', () => {
+    const parameters = [param('n', 'int'), param('c', 'str'), param('d', 'int')];
+    const { plan, errors, size } = buildPlan(
+      {
+        axes: {
+          n: { ...emptyAxis(), mode: 'values', text: '10, 50' },
+          c: { ...emptyAxis(), mode: 'values', text: 'gini, entropy' },
+          d: { ...emptyAxis(), mode: 'range', start: '2', stop: '8', step: '2' }
+        },
+        strategy: { kind: 'early_stop', metric: 'accuracy', goal: 'max', target: 0.8, budget: 5 },
+        parallelism: '2',
+        timeout: '',
+        schedule: '@daily',
+        queue: 'ml',
+        pool: '',
+        cpu: '1',
+        memory: ''
+      },
+      parameters
+    );
+    expect(errors).toEqual({});
+    expect(size).toBe(16);
+    expect(plan).toEqual({
+      grid: { n: [10, 50], c: ['gini', 'entropy'], d: { start: 2, stop: 8, step: 2 } },
+      strategy: { kind: 'early_stop', metric: 'accuracy', goal: 'max', target: 0.8, budget: 5 },
+      parallelism: 2,
+      schedule: '@daily',
+      executor: {
+        queue: 'ml',
+        executor_config: {
+          pod_override: {
+            spec: { containers: [{ name: 'base', resources: { requests: { cpu: '1' } } }] }
+          }
+        }
+      }
+    });
+  });
+});
+
+describe('runs', () => {
+  it('applies events in order, ignoring stale ones, and recounts', () => {
+    let r: any = run([point('a', 0, 1), point('b', 1, 2)]);
+    r = applyEvent(r, { run_id: 'r1', kind: 'point', seq: 1, point_id: 'a', state: 'running' });
+    r = applyEvent(r, { run_id: 'r1', kind: 'point', seq: 2, point_id: 'a', state: 'success', output: 'o.ipynb' });
+    r = applyEvent(r, { run_id: 'r1', kind: 'metrics', seq: 3, point_id: 'a', metrics: { accuracy: 0.8 } });
+    r = applyEvent(r, { run_id: 'r1', kind: 'point', seq: 2, point_id: 'a', state: 'running' });
+    r = applyEvent(r, { run_id: 'other', kind: 'point', seq: 9, point_id: 'b', state: 'failed' });
+    expect(r.points[0]).toMatchObject({ state: 'success', output: 'o.ipynb', metrics: { accuracy: 0.8 } });
+    expect(r.counts).toEqual({ queued: 1, running: 0, success: 1, failed: 0, skipped: 0 });
+    r = applyEvent(r, { run_id: 'r1', kind: 'outcome', seq: 4, outcome: 'alert', reason: 'too low' });
+    r = applyEvent(r, { run_id: 'r1', kind: 'run', seq: 5, state: 'success' });
+    expect([r.state, r.outcome, r.reason]).toEqual(['success', 'alert', 'too low']);
+  });
+
+  it('ranks best first, unscored last, and plots finished points', () => {
+    const points = [point('a', 0, 1, 0.7), point('b', 1, 2), point('c', 2, 3, 0.9)];
+    expect(leaderboard(points, 'accuracy', 'max').map(p => p.id)).toEqual(['c', 'a', 'b']);
+    expect(leaderboard(points, 'accuracy', 'min').map(p => p.id)).toEqual(['a', 'c', 'b']);
+    expect(
+      leaderboard(points, 'accuracy', 'max', { key: 'x', descending: true }).map(p => p.id)
+    ).toEqual(['c', 'b', 'a']);
+    const spec = plotSpec({ ...run(points), best: { id: 'c', parameters: {}, metrics: {}, output: null } }, 'accuracy', 'x');
+    expect(spec.data.values).toEqual([
+      { x: 1, accuracy: 0.7, point: 'a', best: 'other' },
+      { x: 3, accuracy: 0.9, point: 'c', best: 'best' }
+    ]);
+    expect(spec.encoding.x.type).toBe('quantitative');
+  });
+});

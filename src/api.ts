@@ -1,0 +1,161 @@
+/**
+ * The typed client of the server extension's REST API (docs/api.md), mirroring
+ * jupyter_mvdp/models.py.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+
+import { requestAPI } from './request';
+
+export type PointState = 'queued' | 'running' | 'success' | 'failed' | 'skipped';
+export type RunState = 'queued' | 'running' | 'success' | 'failed' | 'cancelled';
+export type StrategyKind = 'grid' | 'early_stop' | 'canary';
+export type Goal = 'max' | 'min';
+
+export interface IParameter {
+  name: string;
+  type: string;
+  default: string;
+  help: string;
+  value: any;
+}
+
+export interface IParameters {
+  path: string;
+  cell_index: number | null;
+  parameters: IParameter[];
+}
+
+export type Axis =
+  | any[]
+  | { start: number; stop: number; step: number }
+  | { start: number; stop: number; num: number; log?: boolean };
+
+export interface IStrategy {
+  kind: StrategyKind;
+  metric?: string;
+  goal?: Goal;
+  target?: number;
+  budget?: number;
+  seed?: number;
+  baseline?: number | null;
+  tolerance?: number;
+  deploy_notebook?: string | null;
+}
+
+export interface IPlan {
+  grid: { [name: string]: Axis };
+  strategy: IStrategy;
+  parallelism?: number;
+  timeout?: number;
+  schedule?: string | null;
+  executor?: { queue?: string; pool?: string; executor_config?: any };
+}
+
+export interface IFieldError {
+  field: string;
+  message: string;
+}
+
+export interface IValidation {
+  valid: boolean;
+  size: number | null;
+  limit: number;
+  errors: IFieldError[];
+}
+
+export interface ITarget {
+  name: string;
+  kind: string;
+  default: boolean;
+  reachable: boolean;
+  message: string | null;
+  settings: { [key: string]: any };
+}
+
+export interface IPoint {
+  id: string;
+  index: number;
+  parameters: { [name: string]: any };
+  state: PointState;
+  metrics: { [name: string]: any };
+  output: string | null;
+  error: string | null;
+  started: number | null;
+  finished: number | null;
+}
+
+export interface IRun {
+  run_id: string;
+  pipeline: string;
+  notebook: string;
+  target: string;
+  state: RunState;
+  progress: string | null;
+  strategy: IStrategy;
+  plan: IPlan;
+  outcome: 'deploy' | 'alert' | null;
+  reason: string | null;
+  message: string | null;
+  created: number;
+  updated: number;
+  finished: number | null;
+  counts: { [state in PointState]: number };
+  points: IPoint[];
+  best: Pick<IPoint, 'id' | 'parameters' | 'metrics' | 'output'> | null;
+}
+
+/** One event of the run-status schema (jupyter_mvdp/event_schemas/run/v1.yaml). */
+export interface IRunEvent {
+  run_id: string;
+  kind: 'run' | 'point' | 'metrics' | 'outcome';
+  seq: number;
+  user?: string;
+  state?: string;
+  progress?: string | null;
+  message?: string | null;
+  point_id?: string;
+  error?: string | null;
+  output?: string | null;
+  metrics?: { [name: string]: any };
+  outcome?: 'deploy' | 'alert';
+  reason?: string | null;
+}
+
+const json = (body: any): RequestInit => ({
+  method: 'POST',
+  body: JSON.stringify(body)
+});
+
+function notebookPath(path: string, leaf: string): string {
+  return URLExt.join(
+    'notebooks',
+    ...path.split('/').map(encodeURIComponent),
+    leaf
+  );
+}
+
+export const api = {
+  parameters: (path: string) =>
+    requestAPI<IParameters>(notebookPath(path, 'parameters')),
+  setParametersCell: (path: string, cellIndex: number, tagged: boolean) =>
+    requestAPI<IParameters>(
+      notebookPath(path, 'parameters-cell'),
+      json({ cell_index: cellIndex, tagged })
+    ),
+  validate: (notebook: string, plan: IPlan) =>
+    requestAPI<IValidation>('plans/validate', json({ notebook, plan })),
+  targets: () =>
+    requestAPI<{ targets: ITarget[] }>('targets').then(r => r.targets),
+  metrics: (notebook: string) =>
+    requestAPI<{ metrics: string[] }>(
+      `metrics?notebook=${encodeURIComponent(notebook)}`
+    ).then(r => r.metrics),
+  runs: () => requestAPI<{ runs: IRun[] }>('runs').then(r => r.runs),
+  run: (runId: string) => requestAPI<IRun>(`runs/${runId}`),
+  productionize: (notebook: string, plan: IPlan, target: string) =>
+    requestAPI<IRun>('runs', json({ notebook, plan, target })),
+  cancel: (runId: string) =>
+    requestAPI<IRun>(`runs/${runId}/cancel`, { method: 'POST' }),
+  dag: (runId: string) =>
+    requestAPI<{ source: string }>(`runs/${runId}/dag`).then(r => r.source)
+};
