@@ -6,8 +6,10 @@ import { URLExt } from '@jupyterlab/coreutils';
 
 import { requestAPI } from './request';
 
-export type PointState = 'queued' | 'running' | 'success' | 'failed' | 'skipped';
-export type RunState = 'queued' | 'running' | 'success' | 'failed' | 'cancelled';
+export type PointState =
+  'queued' | 'running' | 'success' | 'failed' | 'skipped';
+export type RunState =
+  'queued' | 'running' | 'success' | 'failed' | 'cancelled';
 export type StrategyKind = 'grid' | 'early_stop' | 'canary';
 export type Goal = 'max' | 'min';
 

@@ -1,19 +1,178 @@
 import {
+  ILabShell,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import {
+  ICommandPalette,
+  MainAreaWidget,
+  Notification
+} from '@jupyterlab/apputils';
+import { Cell } from '@jupyterlab/cells';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { LabIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
 
+import mvdpSvg from '../style/icons/mvdp.svg';
+import parametersSvg from '../style/icons/parameters.svg';
+import { api } from './api';
+import { MvdpPanel } from './panel';
 import { requestAPI } from './request';
-import { PLUGIN_ID } from './tokens';
+import { CommandIDs, PARAMETERS_TAG, PLUGIN_ID } from './tokens';
+
+export const mvdpIcon = new LabIcon({ name: 'mvdp:panel', svgstr: mvdpSvg });
+export const parametersIcon = new LabIcon({
+  name: 'mvdp:parameters',
+  svgstr: parametersSvg
+});
+const TAGGED_CLASS = 'jp-mvdp-parametersCell';
+
+const tagsOf = (cell: Cell): string[] =>
+  (cell.model.getMetadata('tags') as string[] | undefined) ?? [];
+
+/** Mark the parameters cell of a notebook (a CSS class the style draws). */
+function markParametersCell(panel: NotebookPanel | null): void {
+  for (const cell of panel?.content.widgets ?? []) {
+    cell.toggleClass(TAGGED_CLASS, tagsOf(cell).includes(PARAMETERS_TAG));
+  }
+}
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description:
-    'Productionize notebooks: grid, early stopping and canary pipelines.',
+    'Productionize notebooks: grid, early stopping and canary pipelines on Airflow or locally.',
   autoStart: true,
-  activate: (app: JupyterFrontEnd) => {
+  requires: [INotebookTracker, IRenderMimeRegistry],
+  optional: [ICommandPalette, ISettingRegistry, ILabShell],
+  activate: async (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    rendermime: IRenderMimeRegistry,
+    palette: ICommandPalette | null,
+    settingRegistry: ISettingRegistry | null
+  ) => {
+    const settings = { defaultTarget: 'local', validationDelay: 300 };
+    if (settingRegistry) {
+      try {
+        const loaded = await settingRegistry.load(PLUGIN_ID);
+        const read = () => {
+          settings.defaultTarget = loaded.get('defaultTarget')
+            .composite as string;
+          settings.validationDelay = loaded.get('validationDelay')
+            .composite as number;
+        };
+        read();
+        loaded.changed.connect(read);
+      } catch (reason) {
+        console.warn('jupyter-mvdp: settings not loaded', reason);
+      }
+    }
+
+    const panel = new MvdpPanel({ app, tracker, rendermime, settings });
+    panel.id = 'jp-mvdp-panel';
+    panel.title.icon = mvdpIcon;
+    panel.title.caption = 'MVDP: productionize this notebook';
+    app.shell.add(panel, 'right', { rank: 600 });
+
+    app.commands.addCommand(CommandIDs.openPanel, {
+      label: 'Open the MVDP panel',
+      icon: mvdpIcon,
+      execute: () => app.shell.activateById(panel.id)
+    });
+
+    app.commands.addCommand(CommandIDs.toggleParametersCell, {
+      label: args => (args.toolbar ? '' : 'Toggle Parameters Cell'),
+      caption: "Tag this cell as the notebook's papermill parameters cell",
+      icon: args => (args.toolbar ? parametersIcon : undefined),
+      isEnabled: () => tracker.activeCell?.model.type === 'code',
+      isToggled: () =>
+        !!tracker.activeCell &&
+        tagsOf(tracker.activeCell).includes(PARAMETERS_TAG),
+      execute: async () => {
+        const notebook = tracker.currentWidget;
+        const active = tracker.activeCell;
+        if (!notebook || !active || active.model.type !== 'code') {
+          return;
+        }
+        const tagging = !tagsOf(active).includes(PARAMETERS_TAG);
+        let moved = 0;
+        for (const cell of notebook.content.widgets) {
+          const tags = tagsOf(cell);
+          const has = tags.includes(PARAMETERS_TAG);
+          if (cell === active) {
+            cell.model.setMetadata(
+              'tags',
+              tagging
+                ? [...tags, PARAMETERS_TAG]
+                : tags.filter(t => t !== PARAMETERS_TAG)
+            );
+          } else if (tagging && has) {
+            cell.model.setMetadata(
+              'tags',
+              tags.filter(t => t !== PARAMETERS_TAG)
+            );
+            moved++;
+          }
+        }
+        if (moved) {
+          Notification.info(
+            'The parameters tag moved to this cell: papermill uses one parameters cell.',
+            { autoClose: 4000 }
+          );
+        }
+        markParametersCell(notebook);
+        app.commands.notifyCommandChanged(CommandIDs.toggleParametersCell);
+        await notebook.context.save();
+        panel.refresh();
+      }
+    });
+
+    app.commands.addCommand(CommandIDs.viewDag, {
+      label: 'View the generated DAG',
+      execute: async args => {
+        const runId = args.runId as string;
+        const source = await api.dag(runId);
+        const content = new Widget();
+        const pre = document.createElement('pre');
+        pre.className = 'jp-mvdp-dagSource';
+        pre.textContent = source;
+        content.node.appendChild(pre);
+        content.node.setAttribute(
+          'aria-label',
+          'generated Airflow DAG, read only'
+        );
+        const widget = new MainAreaWidget({ content });
+        widget.id = `jp-mvdp-dag-${runId}`;
+        widget.title.label = `DAG ${args.pipeline ?? runId}`;
+        widget.title.icon = mvdpIcon;
+        widget.title.closable = true;
+        app.shell.add(widget, 'main');
+      }
+    });
+
+    palette?.addItem({
+      command: CommandIDs.toggleParametersCell,
+      category: 'MVDP'
+    });
+    palette?.addItem({ command: CommandIDs.openPanel, category: 'MVDP' });
+
+    const follow = (nb: NotebookPanel) => {
+      void nb.context.ready.then(() => {
+        markParametersCell(nb);
+        nb.content.model?.contentChanged.connect(() => markParametersCell(nb));
+      });
+    };
+    tracker.forEach(follow);
+    tracker.widgetAdded.connect((_, nb) => follow(nb));
+    tracker.activeCellChanged.connect(() =>
+      app.commands.notifyCommandChanged(CommandIDs.toggleParametersCell)
+    );
+
     requestAPI<any>('targets').catch(reason => {
       console.error(`jupyter-mvdp: ${reason.message}`);
+      Notification.warning(`MVDP: ${reason.message}`, { autoClose: 8000 });
     });
   }
 };

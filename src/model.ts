@@ -352,7 +352,9 @@ export function leaderboard(
   const rows = [...points];
   if (sortBy) {
     const value = (p: IPoint) =>
-      sortBy.key in p.metrics ? p.metrics[sortBy.key] : p.parameters[sortBy.key];
+      sortBy.key in p.metrics
+        ? p.metrics[sortBy.key]
+        : p.parameters[sortBy.key];
     return rows.sort((a, b) => {
       const [x, y] = [value(a), value(b)];
       if (x === y) {
@@ -400,7 +402,7 @@ export function plotSpec(run: IRun, metric: string, parameter: string): any {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     description: `${metric} by ${parameter}`,
-    width: 'container',
+    width: 260,
     height: 180,
     data: { values },
     mark: { type: 'point', filled: true, size: 80, tooltip: true },

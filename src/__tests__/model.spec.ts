@@ -45,7 +45,13 @@ const run = (points: IPoint[]): IRun => ({
   created: 0,
   updated: 0,
   finished: null,
-  counts: { queued: points.length, running: 0, success: 0, failed: 0, skipped: 0 },
+  counts: {
+    queued: points.length,
+    running: 0,
+    success: 0,
+    failed: 0,
+    skipped: 0
+  },
   points,
   best: null
 });
@@ -88,29 +94,51 @@ describe('grid editor', () => {
 
   it('builds lists and ranges, naming errors', () => {
     const depth = param('max_depth', 'int');
-    expect(axisSpec({ ...emptyAxis(), mode: 'values', text: '2, 4' }, depth)).toEqual({
+    expect(
+      axisSpec({ ...emptyAxis(), mode: 'values', text: '2, 4' }, depth)
+    ).toEqual({
       value: [2, 4]
     });
-    expect(axisSpec({ ...emptyAxis(), mode: 'values', text: '2, x' }, depth)).toEqual({
+    expect(
+      axisSpec({ ...emptyAxis(), mode: 'values', text: '2, x' }, depth)
+    ).toEqual({
       error: 'x is not an int'
     });
     expect(
-      axisSpec({ ...emptyAxis(), mode: 'range', start: '2', stop: '8', step: '2' }, depth)
+      axisSpec(
+        { ...emptyAxis(), mode: 'range', start: '2', stop: '8', step: '2' },
+        depth
+      )
     ).toEqual({ value: { start: 2, stop: 8, step: 2 } });
     expect(
       axisSpec(
-        { ...emptyAxis(), mode: 'range', rangeKind: 'num', start: '1', stop: '100', num: '3', log: true },
+        {
+          ...emptyAxis(),
+          mode: 'range',
+          rangeKind: 'num',
+          start: '1',
+          stop: '100',
+          num: '3',
+          log: true
+        },
         depth
       )
     ).toEqual({ value: { start: 1, stop: 100, num: 3, log: true } });
     expect(
-      axisSpec({ ...emptyAxis(), mode: 'range', start: '1', stop: '2', step: '0' }, depth)
+      axisSpec(
+        { ...emptyAxis(), mode: 'range', start: '1', stop: '2', step: '0' },
+        depth
+      )
     ).toEqual({ error: 'step cannot be 0' });
     expect(axisSpec(emptyAxis(), depth)).toEqual({ value: null });
   });
 
   it('assembles the plan with its size and executor options', () => {
-    const parameters = [param('n', 'int'), param('c', 'str'), param('d', 'int')];
+    const parameters = [
+      param('n', 'int'),
+      param('c', 'str'),
+      param('d', 'int')
+    ];
     const { plan, errors, size } = buildPlan(
       {
         axes: {
@@ -118,7 +146,13 @@ describe('grid editor', () => {
           c: { ...emptyAxis(), mode: 'values', text: 'gini, entropy' },
           d: { ...emptyAxis(), mode: 'range', start: '2', stop: '8', step: '2' }
         },
-        strategy: { kind: 'early_stop', metric: 'accuracy', goal: 'max', target: 0.8, budget: 5 },
+        strategy: {
+          kind: 'early_stop',
+          metric: 'accuracy',
+          goal: 'max',
+          target: 0.8,
+          budget: 5
+        },
         parallelism: '2',
         timeout: '',
         schedule: '@daily',
@@ -132,15 +166,29 @@ describe('grid editor', () => {
     expect(errors).toEqual({});
     expect(size).toBe(16);
     expect(plan).toEqual({
-      grid: { n: [10, 50], c: ['gini', 'entropy'], d: { start: 2, stop: 8, step: 2 } },
-      strategy: { kind: 'early_stop', metric: 'accuracy', goal: 'max', target: 0.8, budget: 5 },
+      grid: {
+        n: [10, 50],
+        c: ['gini', 'entropy'],
+        d: { start: 2, stop: 8, step: 2 }
+      },
+      strategy: {
+        kind: 'early_stop',
+        metric: 'accuracy',
+        goal: 'max',
+        target: 0.8,
+        budget: 5
+      },
       parallelism: 2,
       schedule: '@daily',
       executor: {
         queue: 'ml',
         executor_config: {
           pod_override: {
-            spec: { containers: [{ name: 'base', resources: { requests: { cpu: '1' } } }] }
+            spec: {
+              containers: [
+                { name: 'base', resources: { requests: { cpu: '1' } } }
+              ]
+            }
           }
         }
       }
@@ -151,26 +199,99 @@ describe('grid editor', () => {
 describe('runs', () => {
   it('applies events in order, ignoring stale ones, and recounts', () => {
     let r: any = run([point('a', 0, 1), point('b', 1, 2)]);
-    r = applyEvent(r, { run_id: 'r1', kind: 'point', seq: 1, point_id: 'a', state: 'running' });
-    r = applyEvent(r, { run_id: 'r1', kind: 'point', seq: 2, point_id: 'a', state: 'success', output: 'o.ipynb' });
-    r = applyEvent(r, { run_id: 'r1', kind: 'metrics', seq: 3, point_id: 'a', metrics: { accuracy: 0.8 } });
-    r = applyEvent(r, { run_id: 'r1', kind: 'point', seq: 2, point_id: 'a', state: 'running' });
-    r = applyEvent(r, { run_id: 'other', kind: 'point', seq: 9, point_id: 'b', state: 'failed' });
-    expect(r.points[0]).toMatchObject({ state: 'success', output: 'o.ipynb', metrics: { accuracy: 0.8 } });
-    expect(r.counts).toEqual({ queued: 1, running: 0, success: 1, failed: 0, skipped: 0 });
-    r = applyEvent(r, { run_id: 'r1', kind: 'outcome', seq: 4, outcome: 'alert', reason: 'too low' });
+    r = applyEvent(r, {
+      run_id: 'r1',
+      kind: 'point',
+      seq: 1,
+      point_id: 'a',
+      state: 'running'
+    });
+    r = applyEvent(r, {
+      run_id: 'r1',
+      kind: 'point',
+      seq: 2,
+      point_id: 'a',
+      state: 'success',
+      output: 'o.ipynb'
+    });
+    r = applyEvent(r, {
+      run_id: 'r1',
+      kind: 'metrics',
+      seq: 3,
+      point_id: 'a',
+      metrics: { accuracy: 0.8 }
+    });
+    r = applyEvent(r, {
+      run_id: 'r1',
+      kind: 'point',
+      seq: 2,
+      point_id: 'a',
+      state: 'running'
+    });
+    r = applyEvent(r, {
+      run_id: 'other',
+      kind: 'point',
+      seq: 9,
+      point_id: 'b',
+      state: 'failed'
+    });
+    expect(r.points[0]).toMatchObject({
+      state: 'success',
+      output: 'o.ipynb',
+      metrics: { accuracy: 0.8 }
+    });
+    expect(r.counts).toEqual({
+      queued: 1,
+      running: 0,
+      success: 1,
+      failed: 0,
+      skipped: 0
+    });
+    r = applyEvent(r, {
+      run_id: 'r1',
+      kind: 'outcome',
+      seq: 4,
+      outcome: 'alert',
+      reason: 'too low'
+    });
     r = applyEvent(r, { run_id: 'r1', kind: 'run', seq: 5, state: 'success' });
-    expect([r.state, r.outcome, r.reason]).toEqual(['success', 'alert', 'too low']);
+    expect([r.state, r.outcome, r.reason]).toEqual([
+      'success',
+      'alert',
+      'too low'
+    ]);
   });
 
   it('ranks best first, unscored last, and plots finished points', () => {
-    const points = [point('a', 0, 1, 0.7), point('b', 1, 2), point('c', 2, 3, 0.9)];
-    expect(leaderboard(points, 'accuracy', 'max').map(p => p.id)).toEqual(['c', 'a', 'b']);
-    expect(leaderboard(points, 'accuracy', 'min').map(p => p.id)).toEqual(['a', 'c', 'b']);
+    const points = [
+      point('a', 0, 1, 0.7),
+      point('b', 1, 2),
+      point('c', 2, 3, 0.9)
+    ];
+    expect(leaderboard(points, 'accuracy', 'max').map(p => p.id)).toEqual([
+      'c',
+      'a',
+      'b'
+    ]);
+    expect(leaderboard(points, 'accuracy', 'min').map(p => p.id)).toEqual([
+      'a',
+      'c',
+      'b'
+    ]);
     expect(
-      leaderboard(points, 'accuracy', 'max', { key: 'x', descending: true }).map(p => p.id)
+      leaderboard(points, 'accuracy', 'max', {
+        key: 'x',
+        descending: true
+      }).map(p => p.id)
     ).toEqual(['c', 'b', 'a']);
-    const spec = plotSpec({ ...run(points), best: { id: 'c', parameters: {}, metrics: {}, output: null } }, 'accuracy', 'x');
+    const spec = plotSpec(
+      {
+        ...run(points),
+        best: { id: 'c', parameters: {}, metrics: {}, output: null }
+      },
+      'accuracy',
+      'x'
+    );
     expect(spec.data.values).toEqual([
       { x: 1, accuracy: 0.7, point: 'a', best: 'other' },
       { x: 3, accuracy: 0.9, point: 'c', best: 'best' }
