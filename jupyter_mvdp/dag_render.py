@@ -1,39 +1,50 @@
 """A plan becomes an idiomatic Airflow 3 DAG file (templates/dag.py.j2).
 
-The DAG uses ``airflow.sdk``, the stock PapermillOperator (parameters kept out of Jinja
-rendering) and dynamic task mapping, so a 10,000-point grid is one small file that parses
-in milliseconds. Everything that comes from the user (parameter names and values, paths,
-metric names) enters the file as one JSON document inside a Python string literal made by
-``repr(json.dumps(...))``: data, never pasted code.
+The DAG uses ``airflow.sdk``, the stock PapermillOperator (the mapped tasks through a
+subclass that only stops Airflow from rendering the parameters as Jinja: expand_kwargs
+would, apache/airflow#38745) and dynamic task mapping (one mapped task per round, never one
+operator per point), so a 10,000-point grid is one small file that parses in milliseconds. Everything that comes from the user (parameter names and
+values, paths, metric names) enters the file as JSON inside a Python string literal made by
+``repr(json.dumps(...))``, or as text in the module docstring (escaped): data, never code.
+The run's conf ``{"points": [{"id", "parameters"}, ...], "baseline": float | null}``
+replaces the embedded points / baseline, so one file serves any grid.
 
-Task layout, by strategy (``task_layout`` returns it for the Airflow target):
+Tasks, by strategy (the decisions are those of strategies.py, re-stated in the DAG):
 
-- grid: ``prepare`` -> ``run_point`` (mapped) -> ``collect``
-- early_stop: per round r ``prepare_round_r`` -> ``run_round_r`` (mapped) -> ``check_round_r``
-  (short-circuit: when it returns False the later rounds are skipped; its XCom key
-  ``decision`` says why)
-- canary: ``prepare`` -> ``run_point`` (mapped) -> ``decide`` (branch; XCom key ``decision``:
-  outcome, reason, value, baseline, point_id, parameters) -> ``deploy_new_model`` |
-  ``alert_of_failed_model``
+- grid: ``prepare`` -> ``run_point`` (mapped) -> ``collect`` (return value: ``best`` point
+  id, ``value``, ``parameters``).
+- early_stop: ``prepare`` -> per round r: ``run_round_<r>`` (mapped, the points
+  ``r * parallelism`` onwards) -> ``check_round_<r>`` (short-circuit: its result is the
+  next round's points, or empty, which skips every later round). Each ``check_round_<r>`` pushes the XCom ``DECISION_KEY``: ``{"stop",
+  "reason", "ran", "best", "value"}``; the last one that ran holds why the search ended.
+- canary: ``prepare`` -> ``run_point`` (mapped) -> ``decide`` (branch) ->
+  ``deploy_new_model`` | ``alert_of_failed_model``. ``decide`` (``DECISION_TASK``) pushes the
+  XCom ``DECISION_KEY``: ``{"outcome", "reason", "value", "baseline"}`` plus ``point_id`` and
+  ``parameters`` of the winner when there is one. (A branch task's return value is the id
+  of the branch it follows, hence a named key rather than ``return_value``.)
+
+``task_layout`` maps (mapped task id, map index) back to the ordered points.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import posixpath
 import textwrap
+import unicodedata
 from functools import cache
-from pathlib import Path
+from pathlib import PurePosixPath
 
 import jinja2
 
 from . import __version__, strategies
+from .grid import point_id
 from .models import Plan, Point
 
 DEPLOY_TASK = "deploy_new_model"
 ALERT_TASK = "alert_of_failed_model"
-DECISION_TASK = "decide"  # canary: XCom key "decision"
+DECISION_TASK = "decide"  # canary: the branch task; its XCom DECISION_KEY is the decision
+EARLY_STOP_TASK = "check_round_{}"  # early_stop: the short-circuit after round r
 DECISION_KEY = "decision"
 DEFAULT_AIRFLOW_PARALLELISM = 16
 
@@ -52,7 +63,7 @@ def _template() -> jinja2.Template:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        autoescape=False,  # Python source, not HTML; user data only enters as JSON literals
+        autoescape=False,  # Python source, not HTML; user data only enters through _literal
     )
     return env.get_template("dag.py.j2")
 
@@ -62,13 +73,28 @@ def _literal(data) -> str:
     return repr(json.dumps(data, ensure_ascii=False, sort_keys=True))
 
 
+def _docstring(text: str) -> str:
+    """``text`` as a readable triple-quoted literal: quotes, backslashes and control
+    characters escaped, so no text (a notebook named ``x\"\"\".ipynb``...) can end it: a
+    quote is escaped when a quote follows it or it is the last character."""
+    out = []
+    for i, ch in enumerate(text):
+        if ch == "\\" or (ch == '"' and text[i + 1 : i + 2] in ('"', "")):
+            out.append("\\" + ch)  # a quote followed by a quote, or last: escaped
+        elif ch != "\n" and (unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp")):
+            out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii"))
+        else:
+            out.append(ch)
+    return '"""' + "".join(out) + '"""'
+
+
 def parallelism_of(plan: Plan) -> int:
     return plan.parallelism or DEFAULT_AIRFLOW_PARALLELISM
 
 
 def task_layout(plan: Plan, n_points: int) -> list[tuple[str, int]]:
-    """Each mapped papermill task id, with the index (in the ordered points) of its map
-    index 0, so a target can map (task id, map index) back to a point."""
+    """Each mapped papermill task id, with the index (in the ordered points, as the run's
+    conf holds them) of its map index 0: map index i of that task runs point first + i."""
     if plan.strategy.kind != "early_stop":
         return [("run_point", 0)]
     size = parallelism_of(plan)
@@ -93,15 +119,23 @@ def render_dag(
     """The DAG source for ``plan`` over ``points`` (already in the strategy's order).
 
     ``notebook`` / ``outputs`` / ``deploy_notebook`` are paths or fsspec URLs as the Airflow
-    workers see them; ``champion`` is the canary's baseline when the plan has none.
+    workers see them (a relative ``deploy_notebook`` is next to ``notebook``); each point's
+    executed notebook goes to ``<outputs>/<run id>/<point id>.ipynb``. ``champion`` is the
+    canary's baseline when the plan has none.
     """
     strategy = plan.strategy
     size = parallelism_of(plan)
-    if deploy_notebook and not ("://" in deploy_notebook or deploy_notebook.startswith("/")):
+    if strategy.kind == "canary" and not points:  # no grid: the notebook's own defaults
+        points = [Point(point_id({}), {})]
+    deploy_notebook = deploy_notebook or strategy.deploy_notebook
+    if strategy.kind != "canary":
+        deploy_notebook = None
+    elif deploy_notebook and not ("://" in deploy_notebook or deploy_notebook.startswith("/")):
         deploy_notebook = posixpath.join(posixpath.dirname(notebook), deploy_notebook)
+    name = PurePosixPath(notebook.rstrip("/")).name or notebook
     settings = {
         "dag_id": dag_id,
-        "description": description or f"jupyter-mvdp {strategy.kind} of {Path(notebook).name}",
+        "description": description or f"jupyter-mvdp {strategy.kind} of {name}",
         "notebook": notebook,
         "outputs": outputs.rstrip("/"),
         "kernel": kernel,
@@ -119,37 +153,55 @@ def render_dag(
         "schedule": plan.schedule,
         "executor": plan.executor.to_json(),
         "rounds": strategies.n_rounds(strategy, len(points), size),
-        "run_at_most": strategies.budget(strategy, len(points)),
     }
+    title = f"{_TITLES[strategy.kind]} of {name}: {len(points)} points"
+    doc = "\n\n".join(
+        [
+            title,
+            textwrap.fill(_summary(plan, len(points)), width=92),
+            textwrap.fill(_HOW, width=92),
+        ]
+    )
     return _template().render(
         kind=strategy.kind,
-        title=f"{_TITLES[strategy.kind]} of {Path(notebook).name}: {len(points)} points",
-        summary=textwrap.fill(_summary(plan, len(points)), width=92),
+        docstring=_docstring(doc + "\n"),
         version=__version__,
-        notebook_name=Path(notebook).name,
+        kernel=kernel is not None,
+        timeout=plan.timeout is not None,
+        deploy_notebook=deploy_notebook is not None,
         executor=plan.executor,
         settings_literal=_literal(settings),
         points_literal=_literal([p.to_json() for p in points]),
     )
 
 
+_HOW = (
+    "Each point is one run of the notebook with papermill (a mapped task; its label is the "
+    "point id). The points are data (POINTS, written by jupyter-mvdp); a run's conf "
+    '{"points": [{"id": ..., "parameters": {...}}, ...]} replaces them, so a new grid runs '
+    "without a new file. Each executed notebook is written to <outputs>/<run id>/<point id>"
+    ".ipynb; the metrics are what the notebook recorded with jupyter_mvdp.record or "
+    "scrapbook.glue."
+)
+
+
 def _summary(plan: Plan, n: int) -> str:
     s = plan.strategy
     goal = "highest" if s.goal == "max" else "lowest"
+    size = parallelism_of(plan)
     if s.kind == "grid":
-        rank = f", ranked by the {goal} {s.metric}" if s.metric else ""
-        return f"Runs every point{rank}, at most {parallelism_of(plan)} at a time."
+        rank = f", then collect ranks them by the {goal} {s.metric}" if s.metric else ""
+        return f"Runs every point, at most {size} at a time{rank}."
     if s.kind == "early_stop":
-        size = parallelism_of(plan)
-        rounds = math.ceil(strategies.budget(s, n) / size)
         return (
             f"Runs the points in a seeded random order (seed {s.seed}), {size} per round, up to "
-            f"{rounds} rounds; stops once {s.metric} reaches {s.target:g} ({goal} is better) or "
-            f"{strategies.budget(s, n)} points have run. The points never run are skipped."
+            f"{strategies.n_rounds(s, n, size)} rounds; after each round check_round_<r> stops "
+            f"the search (the later rounds are skipped) once {s.metric} reaches {s.target:g} "
+            f"({goal} is better) or {strategies.budget(s, n)} points have run."
         )
     baseline = f"the baseline {s.baseline:g}" if s.baseline is not None else "the last champion"
     return (
         f"Runs the candidate, takes the point with the {goal} {s.metric} and compares it with "
-        f"{baseline} (tolerance {s.tolerance:g}): deploy_new_model when it is good enough, "
-        "alert_of_failed_model otherwise."
+        f"{baseline} (tolerance {s.tolerance:g}): decide branches to deploy_new_model when it "
+        "is good enough, else to alert_of_failed_model (the run still succeeds)."
     )
