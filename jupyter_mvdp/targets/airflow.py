@@ -161,8 +161,10 @@ class AirflowTarget(Target):
         raise AssertionError("unreachable")
 
     def check(self) -> None:
-        self._token = None
-        self._call("MonitorApi", "get_health")
+        """Reachable and the credentials accepted (an authenticated call; health is public)."""
+        self._token = self.settings["token"]
+        self._client = None
+        self._call("DAGApi", "get_dags", limit=1)
 
     # --- deploy -----------------------------------------------------------------------
 
@@ -227,7 +229,7 @@ class AirflowTarget(Target):
                 parsed = dag.last_parsed_time
                 if parsed is not None and parsed.timestamp() >= written - 1:
                     return
-            time.sleep(0.5)
+            time.sleep(0.2)
         raise DagNotParsed(
             f"Airflow did not pick up the DAG {dag_id} in {self.settings['parse_timeout']:g} s: "
             f"is {self.settings['dags_location']} the deployment's DAGs folder, and is the dag-processor running?"
