@@ -263,6 +263,24 @@ class LogHandler(MvdpHandler):
         self.finish({"log": await asyncio.to_thread(target.logs, spec, point_id)})
 
 
+class StatusHandler(MvdpHandler):
+    """How busy the watcher is: active runs and target polls so far (for monitoring)."""
+
+    auth_resource = AUTH_RUNS
+
+    @web.authenticated
+    @authorized
+    async def get(self):
+        watcher = self.settings["mvdp_watcher"]
+        self.finish(
+            {
+                "active_runs": len(self.manager.store.active_run_ids()),
+                "polls": watcher.polls,
+                "poll_interval": watcher.interval,
+            }
+        )
+
+
 def routes() -> list[tuple[str, type]]:
     """The extension's routes (relative to the server's base URL)."""
     run = r"/mvdp/runs/(?P<run_id>[\w.:+-]+)"
@@ -272,6 +290,7 @@ def routes() -> list[tuple[str, type]]:
         (r"/mvdp/plans/validate", ValidateHandler),
         (r"/mvdp/targets", TargetsHandler),
         (r"/mvdp/metrics", MetricsHandler),
+        (r"/mvdp/status", StatusHandler),
         (r"/mvdp/runs", RunsHandler),
         (run, RunHandler),
         (run + r"/cancel", CancelHandler),

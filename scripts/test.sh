@@ -28,7 +28,7 @@ step "Frontend unit tests (jest)"
 jlpm test
 
 step "Python tests (unit, local runner, server extension, real Airflow 3)"
-python -m pytest -p no:cacheprovider
+python -m pytest -p no:cacheprovider -q
 
 step "Browser tests (Galata in Debian's Chromium)"
 if [ ! -x /usr/bin/chromium ]; then
@@ -38,6 +38,6 @@ if [ ! -x /usr/bin/chromium ]; then
     sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   fi
 fi
-(cd ui-tests && jlpm install --immutable && jlpm playwright test)
+(cd ui-tests && jlpm install --immutable && CI=1 jlpm playwright test)
 
 step "All checks passed"

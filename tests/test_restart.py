@@ -24,8 +24,9 @@ SCHEMA_ID = "https://events.jupyter.org/jupyter_mvdp/run/v1"
 
 
 class Server:
-    def __init__(self, root: Path, db: Path, port: int):
+    def __init__(self, root: Path, db: Path, port: int, poll_interval: float = 0.2):
         self.root, self.db, self.port = root, db, port
+        self.poll_interval = poll_interval
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen | None = None
 
@@ -42,7 +43,7 @@ class Server:
             "--ServerApp.port_retries=0",
             "--ServerApp.allow_root=True",
             f"--MvdpApp.db_path={self.db}",
-            "--MvdpApp.poll_interval=0.2",
+            f"--MvdpApp.poll_interval={self.poll_interval}",
         ]
         log = open(self.root.parent / f"server-{time.time_ns()}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
