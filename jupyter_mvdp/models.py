@@ -57,7 +57,7 @@ class Strategy:
         out: dict[str, Any] = {"kind": self.kind}
         for key in keys:
             value = getattr(self, key)
-            if value is not None:
+            if value is not None and not (key == "goal" and self.metric is None):
                 out[key] = value
         return out
 
