@@ -19,6 +19,7 @@ from traitlets import Dict, Float, Int, Type, Unicode, default
 from . import grid
 from .handlers import routes
 from .manager import RunManager
+from .outputs import contents_saver
 from .runs import RunStore, default_db_path
 from .targets import build_targets
 from .watcher import Watcher
@@ -71,6 +72,7 @@ class MvdpApp(ExtensionApp):
             grid_limit=self.grid_limit,
             default_target=self.default_target,
             emit=emit,
+            save_output=contents_saver(self.serverapp.contents_manager, io_loop.asyncio_loop),
         )
         self.watcher = Watcher(self.manager, self.poll_interval)
         self.settings.update(mvdp_manager=self.manager, mvdp_watcher=self.watcher)

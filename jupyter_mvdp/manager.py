@@ -16,6 +16,8 @@ import logging
 import os
 import re
 import secrets
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +48,13 @@ def pipeline_id(user: str, notebook: str) -> str:
     return f"mvdp_{who}_{stem}_{digest}"
 
 
+def _metrics_of(path: Path) -> dict:
+    try:
+        return read_metrics_file(path)
+    except Exception:  # an unreadable (half-written) notebook has no metrics
+        return {}
+
+
 def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
 
@@ -62,6 +71,7 @@ class RunManager:
         grid_limit: int = grid.DEFAULT_LIMIT,
         default_target: str = "local",
         emit: Emit | None = None,
+        save_output=None,
     ):
         self.store = store
         self.targets = targets
@@ -71,6 +81,8 @@ class RunManager:
         self.grid_limit = grid_limit
         self.default_target = default_target
         self.emit = emit or (lambda event: None)
+        #: outputs.contents_saver in the server: remote outputs go through the contents manager
+        self.save_output = save_output
         self._sync_lock = threading.Lock()
         self._specs: dict[str, RunSpec] = {}  # of runs being synced: parsed once, not per poll
 
@@ -307,13 +319,26 @@ class RunManager:
     ) -> tuple[str | None, dict]:
         """Copy a finished point's notebook into the workspace; read its metrics if needed."""
         dest = Path(spec.output_dir) / f"{pid}.ipynb"
+        through_contents = self.save_output is not None and not target.writes_workspace
+        if through_contents:
+            staging = Path(tempfile.mkdtemp(prefix="mvdp-output-"))
+            fetch_to = staging / dest.name
+        else:
+            fetch_to = dest
         try:
-            got = target.fetch_output(spec, pid, dest)
+            got = target.fetch_output(spec, pid, fetch_to)
         except MvdpError as e:
             log.warning("output of %s/%s not fetched: %s", spec.run_id, pid, e.message)
             got = None
         if got is None:
             return None, status.metrics
+        if through_contents:
+            try:
+                self.save_output(self.relative(dest), got)
+            finally:
+                metrics = status.metrics or _metrics_of(got)
+                shutil.rmtree(got.parent, ignore_errors=True)
+            return self.relative(dest), metrics
         metrics = status.metrics
         if not metrics:
             try:

@@ -55,6 +55,7 @@ class AirflowTarget(Target):
 
     kind = "airflow"
     secret_settings = ("password", "token")
+    page_size = 100  # task instances per API call (Airflow's default page)
 
     def __init__(
         self,
@@ -259,7 +260,7 @@ class AirflowTarget(Target):
                 "get_task_instances",
                 self.dag_id(spec),
                 spec.run_id,
-                limit=100,
+                limit=self.page_size,
                 offset=offset,
             )
             found.extend(page.task_instances)
@@ -383,19 +384,24 @@ class AirflowTarget(Target):
             task_id,
             index - first,
         )
-        log = self._call(
-            "TaskInstanceApi",
-            "get_log",
-            self.dag_id(spec),
-            spec.run_id,
-            task_id,
-            max(ti.try_number, 1),
-            map_index=index - first,
-            full_content=True,
+        # plain REST: the client's log model drops ``error_detail``, where Airflow 3 keeps the
+        # exception (for a notebook: papermill's cell and traceback)
+        self._api("TaskInstanceApi")  # makes sure a token is there
+        url = (
+            f"{self.settings['api_url']}/api/v2/dags/{self.dag_id(spec)}/dagRuns/{spec.run_id}"
+            f"/taskInstances/{task_id}/logs/{max(ti.try_number, 1)}"
         )
-        content = log.content
+        response = requests.get(
+            url,
+            params={"map_index": index - first, "full_content": "true"},
+            headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
+            timeout=self.timeout,
+        )
+        if response.status_code >= 300:
+            raise _ApiError(response.status_code, response.text)
+        content = response.json().get("content", [])
         return (
-            "\n".join(str(getattr(c, "actual_instance", c)) for c in content)
+            "\n".join(_log_line(line) for line in content)
             if isinstance(content, list)
             else str(content)
         )
@@ -416,6 +422,17 @@ class _ApiError(TargetError):
     def __init__(self, status: int, body: Any):
         super().__init__(f"Airflow answered HTTP {status}: {str(body)[:300]}")
         self.status = status
+
+
+def _log_line(line) -> str:
+    """One line of a task log: Airflow 3 serves structured messages (an event, and for a
+    failure the exception's type and value)."""
+    if isinstance(line, str):
+        return line
+    text = str(line.get("event", ""))
+    for error in line.get("error_detail") or []:
+        text += f"\n{error.get('exc_type')}: {error.get('exc_value')}"
+    return text
 
 
 def _value(state) -> str | None:

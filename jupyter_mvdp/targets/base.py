@@ -26,6 +26,8 @@ class Target(ABC):
     """A place that runs plans: the embedded local runner, an Airflow deployment, Astro."""
 
     kind: ClassVar[str]
+    #: True when output notebooks are written straight into the workspace (the local runner).
+    writes_workspace: ClassVar[bool] = False
     #: Setting names whose values must never leave the server (browser, logs, DAGs).
     secret_settings: ClassVar[tuple[str, ...]] = ()
 

@@ -308,6 +308,7 @@ class LocalTarget(Target):
     """Runs plans on this machine with papermill (``parallelism`` points at once)."""
 
     kind = "local"
+    writes_workspace = True
 
     def __init__(
         self,

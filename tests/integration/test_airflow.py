@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 import requests
@@ -145,3 +146,51 @@ def test_wrong_credentials_and_unreachable_airflow(airflow):
     assert airflow.password not in json.dumps(
         build_targets({"a": airflow.target_settings()})["a"].describe()
     )
+
+
+def test_paging_cancel_and_the_log_of_a_failed_point(airflow, workspace):
+    """Task instances are read page by page (8 points, 2 per page); a failed point's log
+    comes from Airflow; a cancelled run ends cancelled."""
+    from jupyter_mvdp.manager import RunManager
+    from jupyter_mvdp.runs import RunStore
+    from tests.test_local import write_notebook
+
+    write_notebook(workspace / "tiny.ipynb")
+    targets = build_targets({"airflow": airflow.target_settings()})
+    targets["airflow"].page_size = 2  # 8 points + 2 other tasks: five pages
+    manager = RunManager(
+        RunStore(workspace / "tiny.sqlite"), targets, root_dir=workspace, user="pager"
+    )
+    plan = {
+        "grid": {"x": [1, 2, 3, 4], "fail": [False, True]},
+        "strategy": {"kind": "grid", "metric": "score"},
+        "parallelism": 4,
+    }
+    run_id = manager.submit("tiny.ipynb", plan, "airflow", background=False)
+    doc = manager.wait(run_id, interval=0.5)
+    assert doc["state"] == "failed"
+    assert doc["counts"] == {"queued": 0, "running": 0, "success": 4, "failed": 4, "skipped": 0}
+    assert sorted(p["metrics"].get("score") for p in doc["points"] if p["state"] == "success") == [
+        1,
+        2,
+        3,
+        4,
+    ]
+    failed = next(p for p in doc["points"] if p["state"] == "failed")
+    log = targets["airflow"].logs(manager.store.spec(run_id), failed["id"])
+    assert "ValueError" in log and "boom" in log
+
+    slow = manager.submit(
+        "tiny.ipynb",
+        {"grid": {"sleep": [60.0, 61.0]}, "strategy": {"kind": "grid"}},
+        "airflow",
+        background=False,
+    )
+    deadline = time.monotonic() + 120
+    while manager.store.document(slow)["counts"]["running"] == 0:
+        manager.sync(slow)
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    manager.cancel(slow)
+    doc = manager.wait(slow, interval=0.5)
+    assert doc["state"] == "cancelled"
