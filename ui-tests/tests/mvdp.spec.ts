@@ -164,7 +164,10 @@ test('early stopping skips the points it does not need', async ({
   // runs survive a page reload: a fresh page of the lab lists them (REST is the source of truth)
   const fresh = await page.context().newPage();
   await fresh.goto(page.url());
-  await fresh.waitForSelector('#jp-mvdp-panel', { state: 'attached', timeout: 60000 });
+  await fresh.waitForSelector('#jp-mvdp-panel', {
+    state: 'attached',
+    timeout: 60000
+  });
   const freshPanel = fresh.locator('#jp-mvdp-panel');
   if (!(await freshPanel.isVisible())) {
     await fresh.locator('.lm-TabBar-tab[data-id="jp-mvdp-panel"]').click();
@@ -172,7 +175,9 @@ test('early stopping skips the points it does not need', async ({
   const reloaded = freshPanel.locator('.jp-mvdp-run').first();
   await expect(reloaded).toContainText('success');
   await reloaded.locator('button').click();
-  await expect(freshPanel.locator('.jp-mvdp-point.jp-mvdp-state-skipped')).toHaveCount(6);
+  await expect(
+    freshPanel.locator('.jp-mvdp-point.jp-mvdp-state-skipped')
+  ).toHaveCount(6);
   await fresh.close();
   await shot(run, '6-early-stop-skipped');
 });
