@@ -195,6 +195,10 @@ class AirflowTarget(Target):
         dag_file = f"{self.settings['dags_location']}/{spec.pipeline}.py"
         written = time.time()
         _write(dag_file, (spec.dag_source or "").encode())
+        self._activate(spec, dag_file, written, progress)
+
+    def _activate(self, spec: RunSpec, dag_file: str, written: float, progress: Progress) -> None:
+        """After delivery (by any route): wait until Airflow parsed the DAG, then unpause it."""
         progress("waiting for Airflow to parse the DAG")
         self._wait_parsed(spec, dag_file, written)
         from airflow_client.client import DAGPatchBody

@@ -106,17 +106,7 @@ class AstroTarget(AirflowTarget):
             self.mount_path(spec), files, description=f"jupyter-mvdp {spec.pipeline} {spec.run_id}"
         )
         spec.extra["astro_deploy_id"] = deploy.id
-        progress("waiting for Airflow to parse the DAG")
-        self._wait_parsed(spec, f"{self.mount_path(spec)}/{spec.pipeline}.py", written)
-        from airflow_client.client import DAGPatchBody
-
-        self._call(
-            "DAGApi",
-            "patch_dag",
-            self.dag_id(spec),
-            DAGPatchBody(is_paused=False),
-            update_mask=["is_paused"],
-        )
+        self._activate(spec, f"{self.mount_path(spec)}/{spec.pipeline}.py", written, progress)
 
     def remove(self, pipeline: str) -> None:
         """An empty bundle at the pipeline's mount path, then the DAG itself."""

@@ -54,7 +54,7 @@ def test_astro_deploys_a_bundle_runs_on_airflow_and_keeps_other_dags(airflow, as
         store,
         build_targets({"astro": astro_settings(airflow, astro)}),
         root_dir=workspace,
-        user="tester",
+        user="astro-user",  # its own pipeline ids: never the same DAG id as the Airflow tests
     )
     plan = titanic_plan(workspace, {"kind": "grid", "metric": "accuracy"}, {"max_depth": [2, 4]})
     run_id = manager.submit("titanic.ipynb", plan, "astro", background=False)
