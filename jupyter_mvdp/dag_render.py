@@ -29,7 +29,6 @@ Tasks, by strategy (the decisions are those of strategies.py, re-stated in the D
 from __future__ import annotations
 
 import json
-import posixpath
 import textwrap
 import unicodedata
 from functools import cache
@@ -37,7 +36,7 @@ from pathlib import PurePosixPath
 
 import jinja2
 
-from . import __version__, strategies
+from . import __version__, schedules, strategies
 from .grid import point_id
 from .models import Plan, Point
 
@@ -119,7 +118,7 @@ def render_dag(
     """The DAG source for ``plan`` over ``points`` (already in the strategy's order).
 
     ``notebook`` / ``outputs`` / ``deploy_notebook`` are paths or fsspec URLs as the Airflow
-    workers see them (a relative ``deploy_notebook`` is next to ``notebook``); each point's
+    workers see them (the target chose them; no user text names a location); each point's
     executed notebook goes to ``<outputs>/<run id>/<point id>.ipynb``. ``champion`` is the
     canary's baseline when the plan has none.
     """
@@ -127,11 +126,8 @@ def render_dag(
     size = parallelism_of(plan)
     if strategy.kind == "canary" and not points:  # no grid: the notebook's own defaults
         points = [Point(point_id({}), {})]
-    deploy_notebook = deploy_notebook or strategy.deploy_notebook
     if strategy.kind != "canary":
         deploy_notebook = None
-    elif deploy_notebook and not ("://" in deploy_notebook or deploy_notebook.startswith("/")):
-        deploy_notebook = posixpath.join(posixpath.dirname(notebook), deploy_notebook)
     name = PurePosixPath(notebook.rstrip("/")).name or notebook
     settings = {
         "dag_id": dag_id,
@@ -151,6 +147,7 @@ def render_dag(
         "parallelism": size,
         "timeout": plan.timeout,
         "schedule": plan.schedule,
+        "schedule_seconds": schedules.duration_seconds(plan.schedule),
         "executor": plan.executor.to_json(),
         "rounds": strategies.n_rounds(strategy, len(points), size),
     }

@@ -38,6 +38,10 @@ class PathOutsideRoot(MvdpError):
     http_status = 403
 
 
+class PathRefused(MvdpError):
+    """A path that is not a plain relative path (absolute, '..', NUL, over-long, ...)."""
+
+
 class NotANotebook(MvdpError):
     pass
 
@@ -118,6 +122,10 @@ class DagNotParsed(TargetError):
 
 class DagRunFailed(TargetError):
     pass
+
+
+class RequestTooLarge(MvdpError):
+    http_status = 413
 
 
 class MissingDependency(MvdpError):

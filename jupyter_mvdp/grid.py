@@ -14,6 +14,7 @@ import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any
 
 from .exceptions import GridTooLarge, InvalidPlan, ParameterTypeError, UnknownParameter
@@ -29,28 +30,50 @@ def point_id(parameters: Mapping[str, Any]) -> str:
     return "p-" + hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 
+def _bad_axis(name: str, message: str) -> InvalidPlan:
+    return InvalidPlan(f"{name}: {message}", errors=[{"field": f"grid.{name}", "message": message}])
+
+
 def axis_length(name: str, spec: Any) -> int:
+    """How many values an axis holds, in closed form: nothing is materialized."""
     if isinstance(spec, list):
         return len(spec)
-    if isinstance(spec, dict):
-        start, stop = spec["start"], spec["stop"]
+    if not isinstance(spec, dict):
+        return 1
+    problems = [e.message for e in _axis_validator().iter_errors(spec)]
+    if problems or not spec:
+        raise _bad_axis(
+            name,
+            "expected a list of values, a range {start, stop, step}, {start, stop, num, log}, "
+            "or one value",
+        )
+    start, stop = spec["start"], spec["stop"]
+    try:
         if "num" in spec:
             if spec.get("log") and (start <= 0 or stop <= 0):
-                raise InvalidPlan(
-                    f"{name}: a log range needs start and stop above 0 (got {start}, {stop})",
-                    errors=[
-                        {"field": f"grid.{name}", "message": "log range needs start, stop > 0"}
-                    ],
+                raise _bad_axis(
+                    name, f"a log range needs start and stop above 0 (got {start}, {stop})"
                 )
             return spec["num"]
         step = spec["step"]
         if (stop - start) * step < 0:
-            raise InvalidPlan(
-                f"{name}: step {step} never gets from {start} to {stop}",
-                errors=[{"field": f"grid.{name}", "message": f"step {step} never reaches {stop}"}],
-            )
-        return math.floor((stop - start) / step + 1e-9) + 1
-    return 1
+            raise _bad_axis(name, f"step {step} never gets from {start} to {stop}")
+        length = math.floor((stop - start) / step + 1e-9) + 1
+    except (OverflowError, ValueError, ZeroDivisionError):
+        raise _bad_axis(name, "the range is too large to step through") from None
+    return length
+
+
+@cache
+def _axis_validator():
+    import jsonschema
+
+    from .models import plan_schema
+
+    axis = plan_schema()["$defs"]["axis"]["oneOf"]
+    return jsonschema.Draft202012Validator(
+        {"oneOf": [s for s in axis if s.get("type") == "object"]}
+    )
 
 
 def axis_values(name: str, spec: Any) -> list[Any]:
@@ -162,15 +185,27 @@ def coerce(parameter: Parameter, value: Any, from_range: bool = False) -> Any:
 
 
 def check(
-    grid: Mapping[str, Any], parameters: Iterable[Parameter], limit: int = DEFAULT_LIMIT
+    grid: Any, parameters: Iterable[Parameter], limit: int = DEFAULT_LIMIT
 ) -> tuple[int | None, list[dict]]:
-    """Every problem of the grid at once (for inline validation): ``(size, errors)``."""
+    """Every problem of the grid at once (for inline validation): ``(size, errors)``.
+
+    Axis lengths come first, in closed form; an axis is expanded (to check its values'
+    types) only when it alone fits the limit, so no request can make the server build a huge
+    list."""
+    if not isinstance(grid, Mapping):
+        return None, [{"field": "grid", "message": "expected an object {parameter: values}"}]
     parameters = list(parameters)
     errors: list[dict] = []
     sizes = []
     for name, spec in grid.items():
         try:
-            sizes.append(axis_length(name, spec))
+            length = axis_length(name, spec)
+            sizes.append(length)
+            if length > limit:
+                errors.append(
+                    {"field": f"grid.{name}", "message": f"{length:,} values (limit {limit:,})"}
+                )
+                continue
             expand({name: spec}, parameters, limit=math.inf)
         except InvalidPlan as e:
             errors.extend(e.errors or [{"field": f"grid.{name}", "message": e.message}])

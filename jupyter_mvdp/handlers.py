@@ -17,8 +17,8 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import ensure_async
 from tornado import web
 
-from . import params
-from .exceptions import MvdpError, NotebookNotFound, TargetError
+from . import documents, params
+from .exceptions import MvdpError, NotebookNotFound, RunNotFound, TargetError
 
 AUTH_NOTEBOOKS, AUTH_PLANS, AUTH_TARGETS, AUTH_RUNS = (
     "mvdp:notebooks",
@@ -46,14 +46,9 @@ class MvdpHandler(APIHandler):
             return self.manager.user
         return self.current_user.username
 
-    def body(self) -> dict:
-        try:
-            doc = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise MvdpError("The request body is not valid JSON") from None
-        if not isinstance(doc, dict):
-            raise MvdpError("The request body must be a JSON object")
-        return doc
+    def body(self, kind: str) -> dict:
+        """The request body, parsed strictly and checked against its schema (documents.py)."""
+        return documents.body(self.request.body, kind)
 
     def write_error(self, status_code: int, **kwargs) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
@@ -78,19 +73,19 @@ class MvdpHandler(APIHandler):
         else:
             super().log_exception(typ, value, tb)
 
-    async def notebook(self, path: str):
-        """The notebook at ``path`` through the contents manager (so hidden files, paths
-        outside the root and non-file contents managers are handled as jupyter_server does)."""
-        cm = self.contents_manager
+    async def notebook(self, path: object, field: str = "notebook") -> tuple[str, dict]:
+        """``(normalized path, notebook)``: the path passes the one gate (paths.py) first,
+        then the contents manager opens exactly the path that was checked."""
+        _, relative = self.manager.paths.notebook(path, field)
         try:
-            if await ensure_async(cm.is_hidden(path)) and not cm.allow_hidden:
-                raise NotebookNotFound(f"Notebook not found: {path}")
-            model = await ensure_async(cm.get(path, content=True, type="notebook"))
+            model = await ensure_async(
+                self.contents_manager.get(relative, content=True, type="notebook")
+            )
         except web.HTTPError as e:
             if e.status_code in (400, 404):
-                raise NotebookNotFound(f"Notebook not found: {path}") from None
+                raise NotebookNotFound(f"{field}: notebook not found: {relative}") from None
             raise
-        return model["content"]
+        return relative, model["content"]
 
 
 def _parameters_doc(path: str, nb) -> dict:
@@ -104,7 +99,7 @@ class ParametersHandler(MvdpHandler):
     @web.authenticated
     @authorized
     async def get(self, path: str):
-        self.finish(_parameters_doc(path, await self.notebook(path)))
+        self.finish(_parameters_doc(*await self.notebook(path)))
 
 
 class ParametersCellHandler(MvdpHandler):
@@ -113,11 +108,9 @@ class ParametersCellHandler(MvdpHandler):
     @web.authenticated
     @authorized
     async def post(self, path: str):
-        body = self.body()
-        index, tagged = body.get("cell_index"), body.get("tagged", True)
-        if not isinstance(index, int) or isinstance(index, bool) or not isinstance(tagged, bool):
-            raise MvdpError('Send {"cell_index": <int>, "tagged": <bool>}')
-        nb = await self.notebook(path)
+        body = self.body("parameters-cell")
+        index, tagged = body["cell_index"], body.get("tagged", True)
+        path, nb = await self.notebook(path)
         untagged = params.set_parameters_tag(nb, index, tagged)
         await ensure_async(
             self.contents_manager.save({"type": "notebook", "format": "json", "content": nb}, path)
@@ -134,11 +127,8 @@ class ValidateHandler(MvdpHandler):
     @web.authenticated
     @authorized
     async def post(self):
-        body = self.body()
-        notebook = body.get("notebook")
-        if not isinstance(notebook, str):
-            raise MvdpError('Send {"notebook": "<path>", "plan": {...}}')
-        await self.notebook(notebook)  # 404 before anything else
+        body = self.body("validate")
+        notebook, _ = await self.notebook(body["notebook"])  # 4xx before anything else
         result = await asyncio.to_thread(self.manager.validate, notebook, body.get("plan"))
         self.finish(result)
 
@@ -195,11 +185,8 @@ class RunsHandler(MvdpHandler):
     @web.authenticated
     @authorized
     async def post(self):
-        body = self.body()
-        notebook = body.get("notebook")
-        if not isinstance(notebook, str):
-            raise MvdpError('Send {"notebook": "<path>", "plan": {...}, "target": "<name>"}')
-        await self.notebook(notebook)
+        body = self.body("run")
+        notebook, _ = await self.notebook(body["notebook"])
         target = self.manager.target(body.get("target"))
         await asyncio.to_thread(target.check)  # a target that is down: 502 now, nothing stored
         run_id = await asyncio.to_thread(
@@ -259,6 +246,10 @@ class LogHandler(MvdpHandler):
     async def get(self, run_id: str, point_id: str):
         self.manager.store.document(run_id, self.user)
         spec = self.manager.store.spec(run_id)
+        if point_id not in {p.id for p in spec.points} and not (
+            point_id == "deploy" and spec.deploy_notebook
+        ):
+            raise RunNotFound(f"Run {run_id} has no point {point_id!r}")
         target = self.manager.target(spec.target)
         self.finish({"log": await asyncio.to_thread(target.logs, spec, point_id)})
 

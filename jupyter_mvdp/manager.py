@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from . import grid, params, strategies
-from .exceptions import MvdpError, PathOutsideRoot, RunConflict, UnknownTarget
+from .exceptions import MvdpError, RunConflict, UnknownTarget
 from .metrics import read_metrics_file
 from .models import FINISHED_POINT_STATES, FINISHED_RUN_STATES, Plan, Point, RunSpec
+from .paths import PathResolver
 from .runs import RunStore
 from .targets.base import Target
 
@@ -56,7 +57,8 @@ def _metrics_of(path: Path) -> dict:
 
 
 def new_run_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
+    """Sortable by time, unique by 64 random bits (a clash needs ~4 billion runs a second)."""
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(8)
 
 
 class RunManager:
@@ -72,10 +74,12 @@ class RunManager:
         default_target: str = "local",
         emit: Emit | None = None,
         save_output=None,
+        allow_hidden: bool = False,
     ):
         self.store = store
         self.targets = targets
-        self.root = Path(root_dir).resolve()
+        self.paths = PathResolver(Path(root_dir), allow_hidden)
+        self.root = self.paths.root
         self.user = user or current_user()
         self.outputs_dir = outputs_dir
         self.grid_limit = grid_limit
@@ -89,11 +93,16 @@ class RunManager:
     # --- paths ------------------------------------------------------------------------
 
     def resolve(self, notebook: str) -> Path:
-        """The notebook's absolute path; it must stay inside the root."""
-        path = (self.root / notebook).resolve()
-        if not path.is_relative_to(self.root):
-            raise PathOutsideRoot(f"{notebook} is outside the server root")
-        return path
+        """The notebook's absolute path, through the one path gate (paths.py)."""
+        return self.paths.notebook(notebook)[0]
+
+    def deploy_notebook(self, notebook: str, plan: Plan) -> Path | None:
+        """The canary's deploy notebook (next to the notebook), through the same gate."""
+        name = plan.strategy.deploy_notebook if plan.strategy.kind == "canary" else None
+        if not name:
+            return None
+        rel = self.relative(self.resolve(notebook))
+        return self.paths.beside(rel, name, "strategy.deploy_notebook")[0]
 
     def relative(self, path: str | Path) -> str:
         return Path(path).resolve().relative_to(self.root).as_posix()
@@ -135,6 +144,10 @@ class RunManager:
                 errors.extend(g for g in grid_errors if g not in errors)
         if plan is not None:
             size, errors = grid.check(plan.grid, parameters, self.grid_limit)
+            try:
+                self.deploy_notebook(notebook, plan)
+            except MvdpError as e:
+                errors.append({"field": "strategy.deploy_notebook", "message": e.message})
         return {"valid": not errors, "size": size, "limit": self.grid_limit, "errors": errors}
 
     def prepare(
@@ -146,6 +159,7 @@ class RunManager:
     ) -> RunSpec:
         target = self.target(target_name)
         path, plan, points = self.plan_points(notebook, plan)
+        deploy_notebook = self.deploy_notebook(notebook, plan)
         if not points:  # an empty grid runs the notebook's defaults once
             points = [Point(grid.point_id({}), {})]
         rel = self.relative(path)
@@ -166,6 +180,7 @@ class RunManager:
             output_dir=str(self.root / self.outputs_dir / pipeline / run_id),
             target=target.name,
             champion=champion,
+            deploy_notebook=str(deploy_notebook) if deploy_notebook else None,
         )
         spec.dag_source = target.render(spec)
         return spec

@@ -98,6 +98,9 @@ class Plan:
             first = errors[0]
             where = f"{first['field']}: " if first["field"] else ""
             raise InvalidPlan(f"Invalid plan: {where}{first['message']}", errors=errors)
+        from . import schedules
+
+        schedules.check(doc.get("schedule"))
         return cls(
             grid=dict(doc["grid"]),
             strategy=Strategy(**doc["strategy"]),
@@ -215,4 +218,6 @@ class RunSpec:
     champion: float | None = None  # canary: the metric to beat when the plan has no baseline
     dag_source: str | None = None
     kernel: str | None = None
+    #: canary: the deploy notebook's absolute local path, checked by paths.PathResolver
+    deploy_notebook: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # target-specific ids (dag_run_id, ...)

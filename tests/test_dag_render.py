@@ -198,7 +198,7 @@ def test_every_strategy_and_option_renders_compiles_and_has_its_tasks(kind, opti
         if not any(absent in n for n in needles):
             assert absent not in source, absent
     assert 'tags=["mvdp", SETTINGS["strategy"]]' in source and "catchup=False" in source
-    assert 'schedule=SETTINGS["schedule"]' in source and "doc_md=__doc__" in source
+    assert 'else SETTINGS["schedule"]' in source and "doc_md=__doc__" in source
     assert "map_index_template=POINT_LABEL" in source
     ids = task_ids(source)
     assert EXPECTED_TASKS[kind] <= ids
@@ -299,7 +299,7 @@ def test_paths_metric_names_and_descriptions_are_data(text):
     assert code_only(source) == code_only(plain)
     settings = data_literals(source)["SETTINGS"]
     assert settings["notebook"] == args["notebook"] and settings["metric"] == text
-    assert settings["deploy_notebook"] == f"/data/{text}.ipynb"
+    assert settings["deploy_notebook"] == args["deploy_notebook"]
     assert settings["description"] == text
     assert f"{text}.ipynb" in ast.get_docstring(ast.parse(source), clean=False)
 
@@ -325,11 +325,11 @@ def test_a_large_grid_is_one_small_file():
 
 
 def test_canary_baseline_champion_and_deploy_notebook():
-    source, _ = render(make_plan("canary"), champion=0.77, deploy_notebook="deploy.ipynb")
+    source, _ = render(make_plan("canary"), champion=0.77, deploy_notebook="/data/deploy.ipynb")
     settings = data_literals(source)["SETTINGS"]
     assert settings["baseline"] == 0.77 and settings["fixed_baseline"] is False
     assert settings["deploy_notebook"] == "/data/deploy.ipynb"
-    assert 'deploy = PapermillOperator(\n        task_id="deploy_new_model"' in source
+    assert 'deploy = DeployRun(\n        task_id="deploy_new_model"' in source
     assert "def deploy_new_model()" not in source
     fixed = Plan.from_json(
         {"grid": {}, "strategy": {"kind": "canary", "metric": "m", "baseline": 0.5}}
@@ -338,11 +338,14 @@ def test_canary_baseline_champion_and_deploy_notebook():
     settings = data_literals(source)["SETTINGS"]
     assert settings["baseline"] == 0.5 and settings["fixed_baseline"] is True
     assert "def deploy_new_model()" in source  # no deploy notebook: a task that logs
+    # the target names the location: the plan's own text never does
     from_plan = Plan.from_json(
-        {"grid": {}, "strategy": {**STRATEGIES["canary"], "deploy_notebook": "s3://b/d.ipynb"}}
+        {"grid": {}, "strategy": {**STRATEGIES["canary"], "deploy_notebook": "../../etc/x.py"}}
     )
     source, _ = render(from_plan)
-    assert data_literals(source)["SETTINGS"]["deploy_notebook"] == "s3://b/d.ipynb"
+    assert data_literals(source)["SETTINGS"]["deploy_notebook"] is None
+    source, _ = render(from_plan, deploy_notebook="s3://b/p.deploy.ipynb")
+    assert data_literals(source)["SETTINGS"]["deploy_notebook"] == "s3://b/p.deploy.ipynb"
 
 
 def test_a_canary_without_grid_runs_the_notebook_defaults_once():

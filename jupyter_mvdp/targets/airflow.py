@@ -176,6 +176,11 @@ class AirflowTarget(Target):
             f"{s['outputs_location']}/{spec.pipeline}",
         )
 
+    def deploy_location(self, spec: RunSpec) -> str | None:
+        if not spec.deploy_notebook:
+            return None
+        return f"{self.settings['notebooks_location']}/{spec.pipeline}.deploy.ipynb"
+
     def dag_id(self, spec: RunSpec) -> str:
         return self.settings["dag_id_prefix"] + spec.pipeline
 
@@ -188,10 +193,8 @@ class AirflowTarget(Target):
         self.check()
         notebook, _ = self.locations(spec)
         _write(notebook, Path(spec.notebook).read_bytes())
-        deploy_nb = spec.plan.strategy.deploy_notebook
-        if deploy_nb:
-            source = Path(spec.notebook).parent / deploy_nb
-            _write(posixpath.join(posixpath.dirname(notebook), deploy_nb), source.read_bytes())
+        if spec.deploy_notebook:
+            _write(self.deploy_location(spec), Path(spec.deploy_notebook).read_bytes())
         dag_file = f"{self.settings['dags_location']}/{spec.pipeline}.py"
         written = time.time()
         _write(dag_file, (spec.dag_source or "").encode())

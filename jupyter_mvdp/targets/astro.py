@@ -91,15 +91,19 @@ class AstroTarget(AirflowTarget):
             f"{self.settings['outputs_location']}/{spec.pipeline}",
         )
 
+    def deploy_location(self, spec: RunSpec) -> str | None:
+        if not spec.deploy_notebook:
+            return None
+        return f"{self.mount_path(spec)}/{spec.pipeline}.deploy.ipynb"
+
     def deploy(self, spec: RunSpec, progress: Progress = _silent) -> None:
         self.check()
         files = {
             f"{spec.pipeline}.py": (spec.dag_source or "").encode(),
             f"{spec.pipeline}.ipynb": Path(spec.notebook).read_bytes(),
         }
-        deploy_nb = spec.plan.strategy.deploy_notebook
-        if deploy_nb:
-            files[deploy_nb] = (Path(spec.notebook).parent / deploy_nb).read_bytes()
+        if spec.deploy_notebook:
+            files[f"{spec.pipeline}.deploy.ipynb"] = Path(spec.deploy_notebook).read_bytes()
         progress("deploying the bundle to Astro")
         written = time.time()
         deploy = self._deploys().deploy_bundle(

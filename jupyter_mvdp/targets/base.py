@@ -50,6 +50,11 @@ class Target(ABC):
         ``<outputs>/<run_id>/<point_id>.ipynb``."""
         return spec.notebook, str(Path(spec.output_dir).parent)
 
+    def deploy_location(self, spec: RunSpec) -> str | None:
+        """Where the target's workers see the canary's deploy notebook (None: no deploy
+        notebook). Remote targets copy it under a name they choose, never the user's."""
+        return spec.deploy_notebook
+
     def render(self, spec: RunSpec) -> str:
         """The Airflow DAG of this run, as this target's workers would run it."""
         from ..dag_render import render_dag
@@ -63,7 +68,7 @@ class Target(ABC):
             outputs=outputs,
             kernel=spec.plan.kernel or spec.kernel,
             champion=spec.champion,
-            deploy_notebook=spec.plan.strategy.deploy_notebook,
+            deploy_notebook=self.deploy_location(spec),
             description=f"jupyter-mvdp pipeline of {Path(spec.notebook).name}",
         )
 

@@ -257,9 +257,9 @@ class LocalRun(threading.Thread):
         top = strategies.best(ok, strategy.metric, strategy.goal)
         decision = strategies.canary_decision(strategy, top[1] if top else None, self.spec.champion)
         self.outcome, self.reason = decision.outcome, decision.reason
-        if decision.outcome != "deploy" or not strategy.deploy_notebook:
+        if decision.outcome != "deploy" or not self.spec.deploy_notebook:
             return False
-        deploy = Path(self.cwd) / strategy.deploy_notebook
+        deploy = Path(self.spec.deploy_notebook)
         output = self.out / "deploy.ipynb"
         ctx = _context()
         receive, send = ctx.Pipe(duplex=False)
