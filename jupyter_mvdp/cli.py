@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 
-from . import params
+from . import documents, params
 from .exceptions import MvdpError
+from .lifeline import Interrupted, signals_as_interrupt
 from .metrics import format_value, leaderboard, numeric_metric_names
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -29,6 +31,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jupyter mvdp", description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="run database (default: $MVDP_DB or the Jupyter data dir)")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also show the libraries' warnings and logs"
+    )
     parser.add_argument(
         "--config",
         default=os.environ.get("MVDP_CONFIG"),
@@ -78,13 +83,29 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
+    _quiet_libraries(args.verbose)
     try:
-        return _COMMANDS[args.command](args)
+        with signals_as_interrupt():
+            return _COMMANDS[args.command](args)
     except MvdpError as e:
         print(f"jupyter mvdp: error: {e.message}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        return 130
+    except Interrupted as e:
+        return 128 + getattr(signal.Signals, e.signal_name).value
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    """The CLI prints its own lines only: nbformat's and papermill's warnings and log lines
+    (``MissingIDFieldWarning``, ``Unable to parse line ...``) appear with --verbose."""
+    import logging
+    import warnings
+
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+        return
+    warnings.simplefilter("ignore")
+    for name in ("papermill", "nbclient", "traitlets", "jupyter_client"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -124,7 +145,11 @@ def _render(args) -> int:
     manager = _manager(args, args.notebook)
     spec = manager.prepare(_rel(manager, args.notebook), _read_plan(args.plan), args.target)
     if args.output:
-        Path(args.output).write_text(spec.dag_source, encoding="utf-8")
+        try:
+            Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.output).write_text(spec.dag_source, encoding="utf-8")
+        except OSError as e:
+            raise MvdpError(f"Cannot write {args.output}: {e.strerror}") from None
         print(
             f"wrote {args.output} (DAG {spec.pipeline}, {len(spec.points)} points)", file=sys.stderr
         )
@@ -140,9 +165,9 @@ def _run(args) -> int:
     progress = _Progress(manager, run_id, quiet=args.json)
     try:
         doc = manager.wait(run_id, interval=0.25, on_events=progress.update)
-    except KeyboardInterrupt:
-        print("\ncancelling…", file=sys.stderr)
-        manager.cancel(run_id)
+    except Interrupted as e:  # Ctrl-C, SIGTERM, SIGHUP: cancel, keep finished points' outputs
+        print(f"\n{e.signal_name}: cancelling…", file=sys.stderr)
+        manager.cancel(run_id, reason=f"cancelled by {e.signal_name}")
         doc = manager.wait(run_id, interval=0.25)
     progress.close()
     if args.json:
@@ -227,11 +252,10 @@ def _rel(manager, notebook: str) -> str:
 
 def _read_plan(path: str) -> dict:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        raw = Path(path).read_bytes()
     except OSError as e:
         raise MvdpError(f"Cannot read the plan {path}: {e.strerror}") from None
-    except ValueError as e:
-        raise MvdpError(f"The plan {path} is not valid JSON: {e}") from None
+    return documents.parse(raw, f"The plan {path}")
 
 
 def _exit_code(doc: dict) -> int:

@@ -10,6 +10,7 @@ manager and a generated password, and stops exactly the processes it started.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -24,6 +25,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from .lifeline import Interrupted, popen_kwargs
 
 PINS = (
     "apache-airflow==3.3.2",
@@ -169,19 +172,26 @@ class DevAirflow:
             "dag-processor": [airflow, "dag-processor"],
         }
         for name, command in commands.items():
-            log = open(self.home / f"{name}.log", "w")  # noqa: SIM115 - kept open for the process
-            self._procs.append(
-                subprocess.Popen(
-                    command,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    cwd=self.home,
-                )
-            )
+            self._spawn(name, command, env)
         self._await_health(timeout)
         return self
+
+    def _spawn(self, name: str, command: list[str], env: dict) -> subprocess.Popen:
+        """Start one component in its own process group (so stop() ends exactly it and its
+        children), armed to get SIGTERM if this process dies, even by SIGKILL (lifeline.py):
+        Airflow then stops its own children."""
+        log = open(self.home / f"{name}.log", "w")  # noqa: SIM115 - kept open for the process
+        proc = subprocess.Popen(
+            command,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.home,
+            **popen_kwargs(signal.SIGTERM),
+        )
+        self._procs.append(proc)
+        return proc
 
     def _await_health(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -230,17 +240,16 @@ class DevAirflow:
         }
 
     def stop(self) -> None:
-        """Stop exactly the processes this started (their whole process groups)."""
+        """Stop exactly the processes this started: their whole process groups, SIGTERM
+        then, after 15 s, SIGKILL (also to group members whose leader already exited)."""
         for proc in self._procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+            _signal_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
         for proc in self._procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
         self._procs.clear()
         if self._own_home:
             shutil.rmtree(self.home, ignore_errors=True)
@@ -252,20 +261,27 @@ class DevAirflow:
         self.stop()
 
 
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
 def serve_forever(port: int | None = None, home: str | None = None) -> int:
-    """`jupyter mvdp dev-airflow`: start, print how to use it, stop on Ctrl-C."""
+    """`jupyter mvdp dev-airflow`: start, print how to use it, stop on Ctrl-C, SIGTERM or
+    SIGHUP (the CLI turns those into ``Interrupted``); SIGKILL: the lifeline stops Airflow."""
     airflow = DevAirflow(home=home, port=port)
     print("starting Airflow (db migrate, api-server, scheduler, dag-processor)…", file=sys.stderr)
-    airflow.start()
-    settings = airflow.target_settings()
-    print(f"Airflow {airflow.url}  login: {airflow.username} / {airflow.password}")
-    print("a target config for it (jupyter mvdp --config FILE, or c.MvdpApp.targets):")
-    print(json.dumps({"targets": {"airflow": settings}}, indent=2))
-    print("Ctrl-C stops it.", file=sys.stderr)
     try:
-        signal.pause()
-    except KeyboardInterrupt:
-        pass
+        airflow.start()
+        settings = airflow.target_settings()
+        print(f"Airflow {airflow.url}  login: {airflow.username} / {airflow.password}")
+        print("a target config for it (jupyter mvdp --config FILE):")
+        print(json.dumps({"targets": {"airflow": settings}}, indent=2), flush=True)
+        print("Ctrl-C stops it.", file=sys.stderr, flush=True)
+        while True:
+            signal.pause()
+    except Interrupted as e:
+        print(f"{e.signal_name}: stopping Airflow…", file=sys.stderr)
+        return 0
     finally:
         airflow.stop()
-    return 0

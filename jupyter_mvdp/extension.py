@@ -9,7 +9,10 @@ jupyter-scheduler does, so a deployment changes them in ``jupyter_server_config.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+import sys
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
@@ -21,7 +24,7 @@ from .handlers import routes
 from .manager import RunManager
 from .outputs import contents_saver
 from .runs import RunStore, default_db_path
-from .targets import build_targets
+from .targets import build_targets, target_class
 from .watcher import Watcher
 
 EVENT_SCHEMA = Path(__file__).parent / "event_schemas" / "run" / "v1.yaml"
@@ -65,7 +68,7 @@ class MvdpApp(ExtensionApp):
 
         self.manager = self.manager_class(
             self.store,
-            build_targets(self.targets),
+            build_targets(self._targets_without_inline_secrets()),
             root_dir=self.serverapp.root_dir,
             user=os.environ.get("JUPYTERHUB_USER"),
             outputs_dir=self.outputs_dir,
@@ -73,13 +76,44 @@ class MvdpApp(ExtensionApp):
             default_target=self.default_target,
             emit=emit,
             save_output=contents_saver(self.serverapp.contents_manager, io_loop.asyncio_loop),
+            allow_hidden=self.serverapp.contents_manager.allow_hidden,
         )
+        self._stop_signal: str | None = None
         self.watcher = Watcher(self.manager, self.poll_interval)
         self.settings.update(mvdp_manager=self.manager, mvdp_watcher=self.watcher)
         io_loop.add_callback(self._start_watching)
 
+    def _targets_without_inline_secrets(self) -> dict:
+        """The configured targets, minus any with an inline password or token.
+
+        traitlets logs the whole config at DEBUG ("Config changed: ...") before any extension
+        runs, so an inline secret would already be in the log: only ``*_env`` / ``*_file``
+        forms are accepted in the server's config, and a target that breaks this is refused
+        (named in the log, its value never)."""
+        kept = {}
+        for name, settings in self.targets.items():
+            settings = dict(settings)
+            try:
+                secret = target_class(settings.get("kind", name)).secret_settings
+            except Exception:  # an unknown kind is reported by build_targets
+                secret = ()
+            inline = [key for key in secret if settings.get(key)]
+            if inline:
+                self.log.error(
+                    "jupyter-mvdp: target %r is not loaded: it has an inline %s; give it as "
+                    "%s_env (an environment variable) or %s_file instead",
+                    name,
+                    inline[0],
+                    inline[0],
+                    inline[0],
+                )
+                continue
+            kept[name] = settings
+        return kept
+
     def _start_watching(self) -> None:
         """A restarted server picks its unfinished runs up again, then follows them."""
+        self._watch_stop_signals()
         try:
             self.manager.resume_all()
         except Exception:
@@ -89,6 +123,25 @@ class MvdpApp(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())
 
+    def _watch_stop_signals(self) -> None:
+        """SIGTERM, SIGHUP (and SIGINT without a terminal) stop the server cleanly, and the
+        signal's name is kept so local runs are recorded as cancelled by it."""
+        stop = self.serverapp._signal_stop
+        signals = [signal.SIGTERM, getattr(signal, "SIGHUP", None)]
+        if not (sys.stdin and sys.stdin.isatty()):
+            signals.append(signal.SIGINT)
+
+        def handler(signum, frame):
+            self._stop_signal = signal.Signals(signum).name
+            stop(signum, frame)
+
+        for sig in filter(None, signals):
+            signal.signal(sig, handler)
+
     async def stop_extension(self) -> None:
+        reason = "the Jupyter server stopped"
+        if self._stop_signal:
+            reason += f" ({self._stop_signal})"
+        await asyncio.to_thread(self.manager.shutdown, reason)
         await self.watcher.stop()
         self.store.close()

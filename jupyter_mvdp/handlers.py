@@ -187,16 +187,13 @@ class RunsHandler(MvdpHandler):
     async def post(self):
         body = self.body("run")
         notebook, _ = await self.notebook(body["notebook"])
-        target = self.manager.target(body.get("target"))
-        await asyncio.to_thread(target.check)  # a target that is down: 502 now, nothing stored
-        run_id = await asyncio.to_thread(
-            self.manager.submit,
-            notebook,
-            body.get("plan"),
-            body.get("target"),
-            background=True,
-            user=self.user,
+        manager = self.manager
+        # the plan first (4xx, nothing touched), then the target (502 when down), then store
+        spec = await asyncio.to_thread(
+            manager.prepare, notebook, body.get("plan"), body.get("target"), self.user
         )
+        await asyncio.to_thread(manager.target(spec.target).check)
+        run_id = await asyncio.to_thread(manager.start, spec, True, self.user)
         self.set_status(202)
         self.finish(self.manager.store.document(run_id, self.user))
 

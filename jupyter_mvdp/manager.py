@@ -56,6 +56,16 @@ def _metrics_of(path: Path) -> dict:
         return {}
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def new_run_id() -> str:
     """Sortable by time, unique by 64 random bits (a clash needs ~4 billion runs a second)."""
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(8)
@@ -198,7 +208,12 @@ class RunManager:
     ) -> str:
         """Record the run and productionize it; bad input raises before anything is stored.
         ``user`` (the requester, on a shared server) owns the run and names its pipeline."""
-        spec = self.prepare(notebook, plan, target_name, user)
+        return self.start(self.prepare(notebook, plan, target_name, user), background, user)
+
+    def start(self, spec: RunSpec, background: bool, user: str | None = None) -> str:
+        """Record a prepared run and productionize it (in a thread when ``background``)."""
+        if self.targets[spec.target].writes_workspace:
+            spec.extra["owner_pid"] = os.getpid()  # a local run lives in this process
         self.store.create(spec, notebook=self.relative(spec.notebook), user=user or self.user)
         if background:
             threading.Thread(
@@ -229,6 +244,12 @@ class RunManager:
             log.exception("productionize of %s failed", spec.run_id)
             self._fail(spec.run_id, f"{type(e).__name__}: {e}")
             return
+        if self.store.run_state(spec.run_id)["state"] == "cancelled":  # while it was deploying
+            try:
+                target.cancel(spec, "cancelled before it started")
+            except MvdpError:
+                log.warning("run %s was cancelled while deploying; cancel failed", spec.run_id)
+            return
         self.store.update_spec(spec)
         self.store.update_run(spec.run_id, state="running")
         self._emit(
@@ -237,10 +258,7 @@ class RunManager:
         )
 
     def _fail(self, run_id: str, message: str) -> None:
-        self.store.update_run(run_id, state="failed", message=message)
-        self._emit(
-            run_id, [{"kind": "run", "state": "failed", "progress": None, "message": message}]
-        )
+        self._end(run_id, "failed", message)
 
     def resume_all(self) -> None:
         """After a restart: pick up every unfinished run (local runs restart their rest)."""
@@ -250,17 +268,21 @@ class RunManager:
             if target is None:
                 self._fail(run_id, f"target {spec.target!r} is no longer configured")
                 continue
-            if (
-                self.store.run_state(run_id)["state"] == "queued"
-                and not spec.extra
-                and spec.target != "local"
-            ):
+            queued = self.store.run_state(run_id)["state"] == "queued"
+            if queued and not target.writes_workspace and not spec.extra.get("dag_run_id"):
                 self._fail(run_id, "the server stopped before the run was triggered; run it again")
                 continue
             try:
+                if target.writes_workspace:  # a local run: this process hosts it from now on
+                    spec.extra["owner_pid"] = os.getpid()
+                    self.store.update_spec(spec)
+                    self._specs.pop(run_id, None)
                 target.resume(spec, self.store.points(run_id))
             except MvdpError as e:
                 self._fail(run_id, e.message)
+                continue
+            if queued:  # started (local) or triggered (remote) before the restart: follow it
+                self.store.update_run(run_id, state="running")
 
     def sync(self, run_id: str) -> list[dict]:
         """Poll the target once and record + emit what changed."""
@@ -388,13 +410,38 @@ class RunManager:
             except Exception:
                 log.exception("emitting %s failed", event)
 
-    def cancel(self, run_id: str, user: str | None = None) -> dict:
+    def cancel(self, run_id: str, user: str | None = None, reason: str | None = None) -> dict:
+        """Stop a run; ``reason`` (e.g. the signal that stopped the CLI) becomes its message."""
         doc = self.store.document(run_id, user)
         if doc["state"] in FINISHED_RUN_STATES:
             raise RunConflict(f"Run {run_id} already ended ({doc['state']}); nothing to cancel")
         spec = self.store.spec(run_id)
-        self.targets[spec.target].cancel(spec)
+        if doc["state"] == "queued":  # not handed to its target yet: nothing runs
+            self._end(run_id, "cancelled", reason or "cancelled before it started")
+            return self.store.document(run_id, user)
+        try:
+            self.targets[spec.target].cancel(spec, reason)
+        except RunConflict:  # a local run whose process is gone: nothing runs it any more
+            owner = spec.extra.get("owner_pid")
+            if owner and owner != os.getpid() and _alive(owner):
+                raise RunConflict(
+                    f"Run {run_id} runs in process {owner}; stop that process to cancel it"
+                ) from None
+            self._end(run_id, "cancelled", reason or "cancelled; the process running it is gone")
         return doc
+
+    def shutdown(self, reason: str) -> None:
+        """The owning process is stopping: cancel what runs in it, recording ``reason``."""
+        for target in self.targets.values():
+            for run_id in getattr(target, "stop_all", lambda _: [])(reason):
+                try:
+                    self.sync(run_id)
+                except Exception:  # shutting down: record what can be recorded
+                    log.exception("recording the end of %s failed", run_id)
+
+    def _end(self, run_id: str, state: str, message: str) -> None:
+        self.store.update_run(run_id, state=state, message=message)
+        self._emit(run_id, [{"kind": "run", "state": state, "progress": None, "message": message}])
 
     def delete(self, run_id: str, user: str | None = None, outputs: bool = False) -> None:
         doc = self.store.document(run_id, user)

@@ -308,8 +308,10 @@ class AirflowTarget(Target):
         run_state = _value(run.state)
         if run_state in ("success", "failed"):
             snapshot.outcome, snapshot.reason = self._decision(spec, tis)
-            if (getattr(run, "note", None) or "") == _CANCEL_NOTE:
+            note = getattr(run, "note", None) or ""
+            if note.startswith(_CANCEL_NOTE):
                 snapshot.state = "cancelled"
+                snapshot.message = note.removeprefix(_CANCEL_NOTE).lstrip(": ") or None
             elif run_state == "failed":
                 snapshot.state, snapshot.message = (
                     "failed",
@@ -367,7 +369,7 @@ class AirflowTarget(Target):
         dest.write_bytes(data)
         return dest
 
-    def cancel(self, spec: RunSpec) -> None:
+    def cancel(self, spec: RunSpec, reason: str | None = None) -> None:
         from airflow_client.client import DAGRunPatchBody
 
         self._call(
@@ -375,7 +377,9 @@ class AirflowTarget(Target):
             "patch_dag_run",
             self.dag_id(spec),
             spec.run_id,
-            DAGRunPatchBody(state="failed", note=_CANCEL_NOTE),
+            DAGRunPatchBody(
+                state="failed", note=f"{_CANCEL_NOTE}: {reason}" if reason else _CANCEL_NOTE
+            ),
             update_mask=["state", "note"],
         )
 

@@ -100,8 +100,9 @@ class Target(ABC):
         """Copy the point's executed notebook to ``dest``; None when it does not exist (yet)."""
 
     @abstractmethod
-    def cancel(self, spec: RunSpec) -> None:
-        """Stop the run; unfinished points end as failed or skipped."""
+    def cancel(self, spec: RunSpec, reason: str | None = None) -> None:
+        """Stop the run; unfinished points end as failed or skipped. ``reason`` (e.g. the
+        signal that stopped the owner) is kept as the run's message where the target can."""
 
     def resume(self, spec: RunSpec, known: dict[str, PointStatus]) -> None:
         """Pick a run up again after a restart of the process hosting it (default: nothing,

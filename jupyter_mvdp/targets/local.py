@@ -25,6 +25,7 @@ import papermill
 
 from .. import strategies
 from ..exceptions import DeployError, RunConflict
+from ..lifeline import LifelineKernelManager, die_with_parent
 from ..models import FINISHED_POINT_STATES, PointStatus, RunSpec, Snapshot
 from .base import Progress, Target, _silent, register
 
@@ -49,7 +50,15 @@ def _warm_up() -> None:
 
 
 def execute_point(job: dict, conn) -> None:
-    """Worker process: run one point with papermill, send back ``{"error": str | None}``."""
+    """Worker process: run one point with papermill, send back ``{"error": str | None}``.
+
+    The worker dies with the forkserver (which dies with its owner) and its kernel dies with
+    the worker, so a killed owner never leaves a point running to be run again."""
+    die_with_parent()
+    try:
+        os.kill(job["owner"], 0)
+    except ProcessLookupError:  # the owner died before the lifeline was armed
+        os._exit(1)
     nb = job["notebook"]
     nb.metadata["mvdp"] = job["provenance"]
     _redirect_stderr(job["log"])  # the kernel inherits it: its chatter lands in the point's log
@@ -62,6 +71,7 @@ def execute_point(job: dict, conn) -> None:
             cwd=job["cwd"],
             progress_bar=False,
             log_output=False,
+            kernel_manager_class=LifelineKernelManager,
         )
         conn.send({"error": None})
     except papermill.PapermillExecutionError as e:
@@ -86,6 +96,29 @@ def _redirect_stderr(path: str) -> None:
     os.close(fd)
 
 
+def completed_status(output: Path, run_id: str) -> PointStatus | None:
+    """The status of a point whose output notebook papermill finished writing for this run
+    (``end_time`` is written last), or None: after a crash, such a point is adopted rather
+    than run a second time."""
+    from ..metrics import read_metrics
+
+    try:
+        nb = nbformat.read(output, as_version=4)
+    except Exception:  # missing or half-written: not completed
+        return None
+    run = nb.metadata.get("papermill", {})
+    if nb.metadata.get("mvdp", {}).get("run_id") != run_id or not run.get("end_time"):
+        return None
+    failed = bool(run.get("exception"))
+    return PointStatus(
+        state="failed" if failed else "success",
+        metrics=read_metrics(nb),
+        output=str(output),
+        error="failed (recorded in its output notebook before a restart)" if failed else None,
+        finished=output.stat().st_mtime,
+    )
+
+
 def log_path(output_dir: str | Path, point_id: str) -> Path:
     """Where a point's worker log goes (a hidden folder next to the output notebooks)."""
     return Path(output_dir) / ".logs" / f"{point_id}.log"
@@ -104,8 +137,14 @@ class LocalRun(threading.Thread):
         self.out = Path(spec.output_dir)
         self.points = {p.id: PointStatus() for p in spec.points}
         for pid, status in (known or {}).items():
-            if pid in self.points and status.state in FINISHED_POINT_STATES:
+            if pid not in self.points:
+                continue
+            if status.state in FINISHED_POINT_STATES:
                 self.points[pid] = copy.copy(status)
+            else:  # in flight at a crash: adopt it if it completed, else it runs (once)
+                adopted = completed_status(self.out / f"{pid}.ipynb", spec.run_id)
+                if adopted is not None:
+                    self.points[pid] = adopted
         self.state = "running"
         self.outcome: str | None = None
         self.reason: str | None = None
@@ -132,7 +171,9 @@ class LocalRun(threading.Thread):
                 setattr(status, key, value)
             self.points[pid] = status
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str | None = None) -> None:
+        with self._lock:
+            self.message = reason or self.message
         self._cancel.set()
 
     # --- the run ------------------------------------------------------------------------
@@ -179,6 +220,7 @@ class LocalRun(threading.Thread):
             "parameters": parameters,
             "kernel": self.kernel,
             "cwd": self.cwd,
+            "owner": os.getpid(),
             "provenance": {
                 "run_id": self.spec.run_id,
                 "pipeline": self.spec.pipeline,
@@ -328,10 +370,12 @@ class LocalTarget(Target):
             notebook = nbformat.read(spec.notebook, as_version=4)
         except OSError as e:
             raise DeployError(f"Cannot read {spec.notebook}: {e.strerror}") from None
+        cap = self.settings["parallelism"]
         run = LocalRun(
             spec,
             notebook,
-            parallelism=spec.plan.parallelism or self.settings["parallelism"],
+            # the target's parallelism caps what a plan may ask for: memory stays bounded
+            parallelism=min(spec.plan.parallelism or cap, cap),
             kernel=spec.plan.kernel or spec.kernel or self.settings.get("kernel"),
             known=known,
         )
@@ -366,10 +410,20 @@ class LocalTarget(Target):
             shutil.copyfile(source, dest)
         return Path(dest)
 
-    def cancel(self, spec: RunSpec) -> None:
+    def cancel(self, spec: RunSpec, reason: str | None = None) -> None:
         run = self._runs.get(spec.run_id)
-        if run is not None:
-            run.cancel()
+        if run is None:
+            raise RunConflict(f"Run {spec.run_id} is not running in this process")
+        run.cancel(reason)
+
+    def stop_all(self, reason: str, timeout: float = 10) -> list[str]:
+        """Cancel every run of this process (its owner is stopping) and wait for them."""
+        live = [run for run in self._runs.values() if run.is_alive()]
+        for run in live:
+            run.cancel(reason)
+        for run in live:
+            run.join(timeout)
+        return [run.spec.run_id for run in live]
 
     def logs(self, spec: RunSpec, point_id: str) -> str:
         try:

@@ -1,0 +1,85 @@
+"""Nothing the project starts outlives its owner: one mechanism for every process.
+
+- A child asks the kernel for a parent-death signal (Linux ``PR_SET_PDEATHSIG``): when its
+  parent dies, even by SIGKILL, the child gets ``SIGKILL`` (workers, kernels) or ``SIGTERM``
+  (Airflow's processes, which then stop their own children). ``popen_kwargs`` arms it for a
+  ``subprocess.Popen``; ``die_with_parent`` arms it from inside a forked worker.
+- The chain holds by construction: the owner (CLI, jupyter server, test harness) -> the
+  multiprocessing forkserver (exits when its owner's pipe closes) -> point workers (die with the
+  forkserver) -> kernels (``LifelineKernelManager``: die with their worker).
+- ``signals_as_interrupt`` turns SIGTERM and SIGHUP into ``Interrupted`` in the main thread, so
+  a supervisor's stop (``timeout``, CI, systemd, ``docker stop``) takes the same path as
+  Ctrl-C: cancel, record why, clean up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import os
+import signal
+import sys
+from collections.abc import Iterator
+
+from jupyter_client.manager import AsyncKernelManager
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP reached the main thread; ``signal_name`` says which."""
+
+    def __init__(self, signal_name: str = "SIGINT"):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+def die_with_parent(sig: int = signal.SIGKILL, parent: int | None = None) -> None:
+    """Arm the parent-death signal of the calling process. If the parent (``parent``, when
+    known) is already gone, the race is lost: exit now rather than live on as an orphan."""
+    if _libc is None:
+        return
+    _libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+
+
+def popen_kwargs(sig: int = signal.SIGTERM) -> dict:
+    """``subprocess.Popen`` arguments for a child that dies with this process."""
+    if _libc is None:
+        return {}
+    return {"preexec_fn": functools.partial(die_with_parent, sig, os.getpid())}
+
+
+class LifelineKernelManager(AsyncKernelManager):
+    """The default kernel manager of nbclient, except that the kernel dies with the process
+    that started it (jupyter_client puts kernels in their own session, so a group kill of a
+    worker never reached them; ipykernel's parent poller took up to a second)."""
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        kw = {**popen_kwargs(signal.SIGKILL), **kw}
+        return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+
+@contextlib.contextmanager
+def signals_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise ``Interrupted`` like Ctrl-C does (main
+    thread only; elsewhere a no-op)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, _frame):
+        raise Interrupted(signal.Signals(signum).name)
+
+    wanted = [signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)]
+    previous = {sig: signal.signal(sig, interrupt) for sig in wanted if sig is not None}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
