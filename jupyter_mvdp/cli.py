@@ -91,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"jupyter mvdp: error: {e.message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Interrupted as e:
-        return 128 + getattr(signal.Signals, e.signal_name).value
+        return _signal_exit(e.signal_name)
+
+
+def _signal_exit(name: str) -> int:
+    """The shell's convention for a command ended by a signal."""
+    return 128 + getattr(signal.Signals, name).value
 
 
 def _quiet_libraries(verbose: bool) -> None:
@@ -163,18 +168,20 @@ def _run(args) -> int:
     plan = _read_plan(args.plan)
     run_id = manager.submit(_rel(manager, args.notebook), plan, args.target, background=False)
     progress = _Progress(manager, run_id, quiet=args.json)
+    stopped_by = None
     try:
         doc = manager.wait(run_id, interval=0.25, on_events=progress.update)
     except Interrupted as e:  # Ctrl-C, SIGTERM, SIGHUP: cancel, keep finished points' outputs
-        print(f"\n{e.signal_name}: cancelling…", file=sys.stderr)
-        manager.cancel(run_id, reason=f"cancelled by {e.signal_name}")
+        stopped_by = e.signal_name
+        print(f"\n{stopped_by}: cancelling…", file=sys.stderr)
+        manager.cancel(run_id, reason=f"cancelled by {stopped_by}")
         doc = manager.wait(run_id, interval=0.25)
     progress.close()
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
         _print_run(doc)
-    return _exit_code(doc)
+    return _signal_exit(stopped_by) if stopped_by else _exit_code(doc)
 
 
 def _status(args) -> int:

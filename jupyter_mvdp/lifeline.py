@@ -1,12 +1,15 @@
 """Nothing the project starts outlives its owner: one mechanism for every process.
 
-- A child asks the kernel for a parent-death signal (Linux ``PR_SET_PDEATHSIG``): when its
-  parent dies, even by SIGKILL, the child gets ``SIGKILL`` (workers, kernels) or ``SIGTERM``
-  (Airflow's processes, which then stop their own children). ``popen_kwargs`` arms it for a
-  ``subprocess.Popen``; ``die_with_parent`` arms it from inside a forked worker.
-- The chain holds by construction: the owner (CLI, jupyter server, test harness) -> the
-  multiprocessing forkserver (exits when its owner's pipe closes) -> point workers (die with the
-  forkserver) -> kernels (``LifelineKernelManager``: die with their worker).
+- A child started with ``subprocess.Popen`` asks the kernel for a parent-death signal (Linux
+  ``PR_SET_PDEATHSIG``, ``popen_kwargs``): when its parent dies, even by SIGKILL, it gets
+  ``SIGKILL`` (kernels) or ``SIGTERM`` (Airflow's processes, which then stop their children).
+- A point worker comes from the multiprocessing forkserver, not from its owner, and holds the
+  forkserver's own liveness pipe open, so neither dies with the owner by itself: the worker
+  watches the write end of its result pipe (``watch_lifeline``), whose only reader is the
+  owner; the owner's death closes it, and the worker kills itself.
+- So the chain holds by construction: owner (CLI, jupyter server, test harness) -> point
+  workers (lifeline pipe) -> kernels (``LifelineKernelManager``: die with their worker); the
+  forkserver exits once no process holds its pipe.
 - ``signals_as_interrupt`` turns SIGTERM and SIGHUP into ``Interrupted`` in the main thread, so
   a supervisor's stop (``timeout``, CI, systemd, ``docker stop``) takes the same path as
   Ctrl-C: cancel, record why, clean up.
@@ -44,6 +47,28 @@ def die_with_parent(sig: int = signal.SIGKILL, parent: int | None = None) -> Non
     _libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
     if parent is not None and os.getppid() != parent:
         os._exit(1)
+
+
+def watch_lifeline(fd: int) -> None:
+    """In a worker: SIGKILL this process as soon as the reader of pipe ``fd`` (the owner)
+    is gone: a closed reader makes the write end report POLLERR."""
+    import select
+    import threading
+
+    fd = os.dup(fd)  # the worker closes its end when done; the watch must not see that
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(fd, select.POLLERR | select.POLLHUP)
+        while True:
+            try:
+                if poller.poll():
+                    break
+            except InterruptedError:
+                continue
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="mvdp-lifeline", daemon=True).start()
 
 
 def popen_kwargs(sig: int = signal.SIGTERM) -> dict:

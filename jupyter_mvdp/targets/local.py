@@ -25,7 +25,7 @@ import papermill
 
 from .. import strategies
 from ..exceptions import DeployError, RunConflict
-from ..lifeline import LifelineKernelManager, die_with_parent
+from ..lifeline import LifelineKernelManager, watch_lifeline
 from ..models import FINISHED_POINT_STATES, PointStatus, RunSpec, Snapshot
 from .base import Progress, Target, _silent, register
 
@@ -52,13 +52,9 @@ def _warm_up() -> None:
 def execute_point(job: dict, conn) -> None:
     """Worker process: run one point with papermill, send back ``{"error": str | None}``.
 
-    The worker dies with the forkserver (which dies with its owner) and its kernel dies with
-    the worker, so a killed owner never leaves a point running to be run again."""
-    die_with_parent()
-    try:
-        os.kill(job["owner"], 0)
-    except ProcessLookupError:  # the owner died before the lifeline was armed
-        os._exit(1)
+    The worker dies with its owner (the pipe's reader) and its kernel dies with the worker,
+    so a killed owner never leaves a point running to be run again (lifeline.py)."""
+    watch_lifeline(conn.fileno())
     nb = job["notebook"]
     nb.metadata["mvdp"] = job["provenance"]
     _redirect_stderr(job["log"])  # the kernel inherits it: its chatter lands in the point's log
@@ -220,7 +216,6 @@ class LocalRun(threading.Thread):
             "parameters": parameters,
             "kernel": self.kernel,
             "cwd": self.cwd,
-            "owner": os.getpid(),
             "provenance": {
                 "run_id": self.spec.run_id,
                 "pipeline": self.spec.pipeline,

@@ -1,0 +1,122 @@
+"""Nothing outlives its owner: each entry point (CLI `run`, `dev-airflow`, a jupyter server
+with a local run) is started, sent SIGINT, SIGTERM, SIGHUP or SIGKILL, and /proc shows no
+process of its tree left 10 s later; the run store says what happened."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from jupyter_mvdp.dev_airflow import free_port
+from jupyter_mvdp.runs import RunStore
+from tests.processes import children, left_behind, subreaper, tree, wait_for
+from tests.test_local import write_notebook
+from tests.test_restart import Server
+
+SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL]
+PLAN = {
+    "grid": {"x": [1, 2, 3, 4], "sleep": [60.0]},
+    "strategy": {"kind": "grid", "metric": "score"},
+    "parallelism": 2,
+}
+
+
+def kernels_running(pid: int) -> bool:
+    return sum("ipykernel" in cmd for cmd in tree(pid).values()) >= 2
+
+
+def only_run(db) -> dict:
+    store = RunStore(db)
+    try:
+        (run_id,) = store.run_ids()
+        return store.document(run_id)
+    finally:
+        store.close()
+
+
+def assert_recorded(db, sig: signal.Signals) -> None:
+    doc = only_run(db)
+    if sig == signal.SIGKILL:  # nothing can record a SIGKILL; its children are gone all the same
+        return
+    assert doc["state"] == "cancelled", doc
+    assert sig.name in (doc["message"] or ""), doc["message"]
+    assert doc["counts"]["success"] == 0 and doc["counts"]["running"] == 0
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+def test_cli_run_ends_with_its_workers_and_kernels(tmp_path, sig):
+    write_notebook(tmp_path / "tiny.ipynb")
+    (tmp_path / "plan.json").write_text(json.dumps(PLAN))
+    db = tmp_path / "runs.sqlite"
+    command = [sys.executable, "-m", "jupyter_mvdp.cli", "--db", str(db), "run", "tiny.ipynb"]
+    with subreaper():
+        before = children()
+        cli = subprocess.Popen(
+            [*command, "--plan", "plan.json"],
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        wait_for(lambda: kernels_running(cli.pid), 60, "two points' kernels")
+        cli.send_signal(sig)
+        _, err = cli.communicate(timeout=30)
+        assert left_behind(before, within=10) == {}
+    if sig != signal.SIGKILL:
+        assert cli.returncode == 128 + sig.value
+        assert b"Traceback" not in err and sig.name.encode() in err
+    assert_recorded(db, sig)
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+def test_a_jupyter_server_ends_with_its_local_runs(tmp_path, sig):
+    root = tmp_path / "root"
+    root.mkdir()
+    write_notebook(root / "tiny.ipynb")
+    db = tmp_path / "runs.sqlite"
+    with subreaper():
+        before = children()
+        server = Server(root, db, free_port())
+        server.start()
+        response = requests.post(
+            f"{server.url}/mvdp/runs",
+            json={"notebook": "tiny.ipynb", "plan": PLAN},
+            headers=server.auth,
+            timeout=30,
+        )
+        assert response.status_code == 202, response.text
+        wait_for(lambda: kernels_running(server.proc.pid), 60, "two points' kernels")
+        server.proc.send_signal(sig)
+        server.proc.wait(30)
+        assert left_behind(before, within=10) == {}
+    assert_recorded(db, sig)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+def test_dev_airflow_ends_with_every_airflow_process(tmp_path, sig):
+    with subreaper():
+        before = children()
+        dev = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_mvdp.cli", "dev-airflow", "--home", str(tmp_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        first = dev.stdout.readline()
+        assert first.startswith("Airflow http://127.0.0.1:"), first
+        components = tree(dev.pid)
+        assert any("scheduler" in cmd for cmd in components.values()), components
+        dev.send_signal(sig)
+        dev.wait(30)
+        assert left_behind(before, within=10) == {}
+    if sig != signal.SIGKILL:
+        assert dev.returncode == 0
