@@ -157,3 +157,88 @@ async def test_a_killed_server_resumes_its_runs_without_repeating_events(tmp_pat
         e["seq"] for e in first_events if e["run_id"] == run_id
     )
     server.kill()
+
+
+LEDGER_PARAMS = "x = 1\nsleep = 0.0\nledger = ''"
+LEDGER_BODY = (
+    "import time\n"
+    "from jupyter_mvdp import record\n"
+    "time.sleep(sleep)\n"
+    "with open(ledger, 'a') as f:\n"
+    "    f.write(f'{x}\\n')\n"
+    "record('score', x)"
+)
+
+
+@pytest.mark.timeout(400)
+async def test_a_server_killed_alone_runs_every_point_exactly_once(tmp_path):
+    """kill -9 of the server process only (not its group): its workers and kernels die with
+    it (lifeline.py), the restarted server runs what did not finish, once; a run left queued
+    by the crash is started, not left queued."""
+    from jupyter_mvdp.manager import RunManager
+    from jupyter_mvdp.runs import RunStore
+    from jupyter_mvdp.targets import build_targets
+    from tests.processes import children, left_behind, subreaper, tree
+
+    root = tmp_path / "root"
+    root.mkdir()
+    write_notebook(root / "ledger.ipynb", LEDGER_PARAMS, LEDGER_BODY)
+    ledger = tmp_path / "ledger.txt"
+    db = tmp_path / "runs.sqlite"
+    plan = {
+        "grid": {"x": [1, 2, 3, 4, 5, 6], "sleep": [2.5], "ledger": [str(ledger)]},
+        "strategy": {"kind": "grid", "metric": "score"},
+        "parallelism": 2,
+    }
+    # a run stored but never triggered, as a crash between the two leaves it
+    store = RunStore(db)
+    manager = RunManager(store, build_targets({}), root_dir=root)
+    queued = manager.prepare("ledger.ipynb", {**plan, "grid": {**plan["grid"], "x": [7]}})
+    store.create(queued, notebook="ledger.ipynb", user=manager.user)
+    store.close()
+
+    server = Server(root, db, free_port())
+    with subreaper():
+        before = children()
+        server.start()
+        run_id = requests.post(
+            f"{server.url}/mvdp/runs",
+            json={"notebook": "ledger.ipynb", "plan": plan},
+            headers=server.auth,
+            timeout=30,
+        ).json()["run_id"]
+
+        def in_flight() -> bool:  # a point recorded done, the next ones mid-sleep
+            done = requests.get(
+                f"{server.url}/mvdp/runs/{run_id}", headers=server.auth, timeout=10
+            ).json()["counts"]["success"]
+            kernels = sum("ipykernel" in c for c in tree(server.proc.pid).values())
+            return done >= 1 and kernels >= 1
+
+        await wait_until(in_flight, 120, "a finished point and one in flight")
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait()
+        assert left_behind(before, within=10) == {}
+    finished_before_crash = ledger.read_text().split()
+    assert 1 <= len(finished_before_crash) < 7
+
+    server.start()
+
+    def doc(rid):
+        return requests.get(f"{server.url}/mvdp/runs/{rid}", headers=server.auth, timeout=10).json()
+
+    try:
+        await wait_until(
+            lambda: (
+                doc(run_id)["state"] not in ("queued", "running")
+                and doc(queued.run_id)["state"] not in ("queued", "running")
+            ),
+            240,
+            "both runs to end after the restart",
+        )
+        assert doc(run_id)["state"] == "success" and doc(queued.run_id)["state"] == "success"
+        assert {p["metrics"]["score"] for p in doc(run_id)["points"]} == {1, 2, 3, 4, 5, 6}
+        lines = ledger.read_text().split()
+        assert sorted(lines) == ["1", "2", "3", "4", "5", "6", "7"], lines  # each point once
+    finally:
+        server.kill()

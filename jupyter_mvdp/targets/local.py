@@ -93,19 +93,25 @@ def _redirect_stderr(path: str) -> None:
 
 
 def completed_status(output: Path, run_id: str) -> PointStatus | None:
-    """The status of a point whose output notebook papermill finished writing for this run
-    (``end_time`` is written last), or None: after a crash, such a point is adopted rather
-    than run a second time."""
+    """The status of a point whose notebook papermill ran to the end for this run, or None:
+    after a crash, such a point is adopted rather than run a second time."""
     from ..metrics import read_metrics
 
     try:
         nb = nbformat.read(output, as_version=4)
     except Exception:  # missing or half-written: not completed
         return None
-    run = nb.metadata.get("papermill", {})
-    if nb.metadata.get("mvdp", {}).get("run_id") != run_id or not run.get("end_time"):
+    if nb.metadata.get("mvdp", {}).get("run_id") != run_id:
         return None
-    failed = bool(run.get("exception"))
+    run = nb.metadata.get("papermill", {})
+    cells = [
+        c.metadata.get("papermill", {}).get("status") for c in nb.cells if c.cell_type == "code"
+    ]
+    # papermill saves after every cell: all cells completed means the work is done even when
+    # the crash came before its final save (end_time)
+    if not run.get("end_time") and not (cells and all(s == "completed" for s in cells)):
+        return None
+    failed = bool(run.get("exception")) or "failed" in cells
     return PointStatus(
         state="failed" if failed else "success",
         metrics=read_metrics(nb),
