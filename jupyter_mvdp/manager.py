@@ -109,7 +109,7 @@ class RunManager:
     def deploy_notebook(self, notebook: str, plan: Plan) -> Path | None:
         """The canary's deploy notebook (next to the notebook), through the same gate."""
         name = plan.strategy.deploy_notebook if plan.strategy.kind == "canary" else None
-        if not name:
+        if name is None:
             return None
         rel = self.relative(self.resolve(notebook))
         return self.paths.beside(rel, name, "strategy.deploy_notebook")[0]
