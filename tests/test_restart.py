@@ -24,9 +24,12 @@ SCHEMA_ID = "https://events.jupyter.org/jupyter_mvdp/run/v1"
 
 
 class Server:
-    def __init__(self, root: Path, db: Path, port: int, poll_interval: float = 0.2):
+    def __init__(
+        self, root: Path, db: Path, port: int, poll_interval: float = 0.2, extra: tuple = ()
+    ):
         self.root, self.db, self.port = root, db, port
         self.poll_interval = poll_interval
+        self.extra = list(extra)
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen | None = None
 
@@ -44,10 +47,15 @@ class Server:
             "--ServerApp.allow_root=True",
             f"--MvdpApp.db_path={self.db}",
             f"--MvdpApp.poll_interval={self.poll_interval}",
+            *self.extra,
         ]
         log = open(self.root.parent / f"server-{time.time_ns()}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
