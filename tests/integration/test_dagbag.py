@@ -92,3 +92,69 @@ def test_every_rendered_dag_imports_in_dagbag(airflow, tmp_path):
     assert set(result["dags"]) == expected
     assert "decide" in result["dags"]["mvdp_canary_k8s_odd"]
     assert "check_round_0" in result["dags"]["mvdp_early_stop_plain_small"]
+
+
+TEMPLATED = textwrap.dedent(
+    """
+    import json, sys
+    from airflow.dag_processing.dagbag import DagBag
+    bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
+    out = {"errors": bag.import_errors, "tasks": {}, "schedules": {}}
+    for dag in bag.dags.values():
+        out["schedules"][dag.dag_id] = repr(dag.timetable)
+        for task in dag.tasks:
+            kwargs = getattr(task, "partial_kwargs", None) or {}
+            values = {f: repr(kwargs.get(f, getattr(task, f, None))) for f in task.template_fields}
+            out["tasks"][f"{dag.dag_id}.{task.task_id}"] = {
+                "templated": values,
+                "kernel_name": kwargs.get("kernel_name", getattr(task, "kernel_name", None)),
+            }
+    print(json.dumps(out))
+    """
+)
+
+
+def test_no_plan_value_is_a_template_field_in_airflow(airflow, tmp_path):
+    """kernel, parameter names and values, metric and paths reach Airflow as data: no task
+    has any of them in a template field, so "{{ 7*7 }}" stays "{{ 7*7 }}"."""
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    jinja = "{{ 7*7 }}"
+    for kind, strategy in STRATEGIES.items():
+        plan = Plan.from_json(
+            {
+                "grid": {jinja: [jinja, 1]},
+                "strategy": {**strategy, "metric": jinja},
+                "kernel": jinja,
+                "schedule": "PT30M",
+                "executor": {"queue": jinja, "pool": jinja},
+            }
+        )
+        source = render_dag(
+            dag_id=f"jinja_{kind}",
+            plan=plan,
+            points=strategies.ordered(plan.strategy, expand(plan.grid)),
+            notebook=f"/nb/{jinja}.ipynb",
+            outputs=f"/out/{jinja}",
+            kernel=plan.kernel,
+            deploy_notebook=f"/nb/{jinja}.deploy.ipynb" if kind == "canary" else None,
+        )
+        (folder / f"jinja_{kind}.py").write_text(source)
+    out = subprocess.run(
+        [str(airflow.venv / "bin" / "python"), "-c", TEMPLATED, str(folder)],
+        env={**airflow.env, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)},
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["errors"] == {}
+    papermill_tasks = 0
+    for name, task in result["tasks"].items():
+        for field, value in task["templated"].items():
+            assert "7*7" not in value, (name, field, value)
+        if task["kernel_name"] is not None:
+            assert task["kernel_name"] == jinja, name  # given as it is, never rendered
+            papermill_tasks += 1
+    assert papermill_tasks >= 4  # run_point (grid, canary), run_round_0, deploy_new_model
+    assert all("timedelta(seconds=1800)" in s for s in result["schedules"].values())
