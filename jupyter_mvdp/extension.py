@@ -20,6 +20,7 @@ from tornado.ioloop import IOLoop
 from traitlets import Dict, Float, Int, Type, Unicode, default
 
 from . import grid
+from .exceptions import MvdpError
 from .handlers import routes
 from .manager import RunManager
 from .outputs import contents_saver
@@ -68,7 +69,7 @@ class MvdpApp(ExtensionApp):
 
         self.manager = self.manager_class(
             self.store,
-            build_targets(self._targets_without_inline_secrets()),
+            self._build_targets(),
             root_dir=self.serverapp.root_dir,
             user=os.environ.get("JUPYTERHUB_USER"),
             outputs_dir=self.outputs_dir,
@@ -83,33 +84,31 @@ class MvdpApp(ExtensionApp):
         self.settings.update(mvdp_manager=self.manager, mvdp_watcher=self.watcher)
         io_loop.add_callback(self._start_watching)
 
-    def _targets_without_inline_secrets(self) -> dict:
-        """The configured targets, minus any with an inline password or token.
+    def _build_targets(self) -> dict:
+        """The configured targets; one that cannot be built is left out (and named in the
+        log) so the others, and the local runner, still work.
 
         traitlets logs the whole config at DEBUG ("Config changed: ...") before any extension
         runs, so an inline secret would already be in the log: only ``*_env`` / ``*_file``
         forms are accepted in the server's config, and a target that breaks this is refused
-        (named in the log, its value never)."""
-        kept = {}
+        (its value never logged by us)."""
+        built = build_targets({})
         for name, settings in self.targets.items():
             settings = dict(settings)
             try:
-                secret = target_class(settings.get("kind", name)).secret_settings
-            except Exception:  # an unknown kind is reported by build_targets
-                secret = ()
-            inline = [key for key in secret if settings.get(key)]
-            if inline:
-                self.log.error(
-                    "jupyter-mvdp: target %r is not loaded: it has an inline %s; give it as "
-                    "%s_env (an environment variable) or %s_file instead",
-                    name,
-                    inline[0],
-                    inline[0],
-                    inline[0],
-                )
-                continue
-            kept[name] = settings
-        return kept
+                cls = target_class(settings.get("kind", name))
+                inline = [key for key in cls.secret_settings if settings.get(key)]
+                if inline:
+                    raise ValueError(
+                        f"it has an inline {inline[0]}; give it as {inline[0]}_env "
+                        f"(an environment variable) or {inline[0]}_file instead"
+                    )
+                built.update(build_targets({name: settings}))
+            except Exception as e:  # a misconfigured target must not take the extension down
+                reason = e.message if isinstance(e, MvdpError) else str(e)
+                self.log.error("jupyter-mvdp: target %r is not loaded: %s", name, reason)
+                built.pop(name, None)
+        return built
 
     def _start_watching(self) -> None:
         """A restarted server picks its unfinished runs up again, then follows them."""

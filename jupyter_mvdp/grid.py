@@ -58,6 +58,8 @@ def axis_length(name: str, spec: Any) -> int:
         step = spec["step"]
         if (stop - start) * step < 0:
             raise _bad_axis(name, f"step {step} never gets from {start} to {stop}")
+        if all(isinstance(v, int) for v in (start, stop, step)):  # exact, however large
+            return (stop - start) // step + 1
         length = math.floor((stop - start) / step + 1e-9) + 1
     except (OverflowError, ValueError, ZeroDivisionError):
         raise _bad_axis(name, "the range is too large to step through") from None

@@ -47,10 +47,26 @@ _POINT_STATES = {
 _CANCEL_NOTE = "cancelled from jupyter-mvdp"
 
 
+def _secret(value: str | None, env: str | None, file: str | None) -> str | None:
+    """A credential given inline (CLI config, tests), by environment variable or in a file
+    (the only two forms the server extension accepts)."""
+    if value:
+        return value
+    if env and os.environ.get(env):
+        return os.environ[env]
+    if file:
+        try:
+            return Path(file).read_text().strip()
+        except OSError as e:
+            raise TargetAuthError(f"Cannot read the credential file {file}: {e.strerror}") from None
+    return None
+
+
 @register
 class AirflowTarget(Target):
-    """Settings: ``api_url``; ``username`` + ``password`` (or ``password_env``) or ``token``
-    (or ``token_env``); ``dags_location``, ``notebooks_location``, ``outputs_location`` as
+    """Settings: ``api_url``; ``username`` + ``password`` (or ``password_env`` /
+    ``password_file``) or ``token`` (or ``token_env`` / ``token_file``); ``dags_location``,
+    ``notebooks_location``, ``outputs_location`` as
     the workers see them (fsspec URLs); ``kernel_name``; ``dag_id_prefix``; ``parse_timeout``."""
 
     kind = "airflow"
@@ -68,8 +84,10 @@ class AirflowTarget(Target):
         username: str | None = None,
         password: str | None = None,
         password_env: str | None = None,
+        password_file: str | None = None,
         token: str | None = None,
         token_env: str | None = None,
+        token_file: str | None = None,
         kernel_name: str | None = None,
         dag_id_prefix: str = "",
         parse_timeout: float = 120,
@@ -83,8 +101,8 @@ class AirflowTarget(Target):
             notebooks_location=notebooks_location.rstrip("/"),
             outputs_location=outputs_location.rstrip("/"),
             username=username,
-            password=password or (os.environ.get(password_env) if password_env else None),
-            token=token or (os.environ.get(token_env) if token_env else None),
+            password=_secret(password, password_env, password_file),
+            token=_secret(token, token_env, token_file),
             kernel_name=kernel_name,
             dag_id_prefix=dag_id_prefix,
             parse_timeout=parse_timeout,
