@@ -195,7 +195,13 @@ def server(tmp_path_factory):
     write_notebook(root / "tagme.ipynb", params, "pass")
     config = tmp / "config.json"
     config.write_text(
-        json.dumps({"MvdpApp": {"targets": {"local": {"kind": "local", "parallelism": 1}}}})
+        json.dumps(
+            {
+                "MvdpApp": {
+                    "targets": {"local": {"kind": "local", "parallelism": 1, "max_parallelism": 1}}
+                }
+            }
+        )
     )
     running = Server(
         root,

@@ -348,7 +348,9 @@ def _kill(proc) -> None:
 
 @register
 class LocalTarget(Target):
-    """Runs plans on this machine with papermill (``parallelism`` points at once)."""
+    """Runs plans on this machine with papermill: ``parallelism`` points at once by default
+    (the cores), a plan may ask for up to ``max_parallelism`` (4 per core): each point is a
+    process and a kernel, so no request can start an unbounded number of them."""
 
     kind = "local"
     writes_workspace = True
@@ -358,10 +360,16 @@ class LocalTarget(Target):
         name: str | None = None,
         parallelism: int | None = None,
         kernel: str | None = None,
+        max_parallelism: int | None = None,
         **settings,
     ):
+        cores = os.cpu_count() or 1
         super().__init__(
-            name, parallelism=parallelism or os.cpu_count() or 1, kernel=kernel, **settings
+            name,
+            parallelism=parallelism or cores,
+            max_parallelism=max_parallelism or max(4 * cores, parallelism or 0),
+            kernel=kernel,
+            **settings,
         )
         self._runs: dict[str, LocalRun] = {}
         _warm_up()
@@ -371,12 +379,11 @@ class LocalTarget(Target):
             notebook = nbformat.read(spec.notebook, as_version=4)
         except OSError as e:
             raise DeployError(f"Cannot read {spec.notebook}: {e.strerror}") from None
-        cap = self.settings["parallelism"]
+        default, cap = self.settings["parallelism"], self.settings["max_parallelism"]
         run = LocalRun(
             spec,
             notebook,
-            # the target's parallelism caps what a plan may ask for: memory stays bounded
-            parallelism=min(spec.plan.parallelism or cap, cap),
+            parallelism=min(spec.plan.parallelism or default, cap),
             kernel=spec.plan.kernel or spec.kernel or self.settings.get("kernel"),
             known=known,
         )
