@@ -148,6 +148,8 @@ class DevAirflow:
             folder.mkdir(parents=True, exist_ok=True)
         env = self.env
         (self.home / "passwords.json").write_text(json.dumps({self.username: self.password}))
+        self.password_file.write_text(self.password)
+        self.password_file.chmod(0o600)
         airflow = str(self.venv / "bin" / "airflow")
         with open(self.home / "migrate.log", "w") as log:
             subprocess.run(
@@ -226,13 +228,18 @@ class DevAirflow:
         response.raise_for_status()
         return response.json()["access_token"]
 
+    @property
+    def password_file(self) -> Path:
+        return self.home / "mvdp-password"
+
     def target_settings(self) -> dict:
-        """Settings of an ``airflow`` target pointed at this Airflow."""
+        """Settings of an ``airflow`` target pointed at this Airflow (the password in a file:
+        the form the server extension accepts)."""
         return {
             "kind": "airflow",
             "api_url": self.url,
             "username": self.username,
-            "password": self.password,
+            "password_file": str(self.password_file),
             "dags_location": str(self.dags_folder),
             "notebooks_location": str(self.notebooks_folder),
             "outputs_location": str(self.outputs_folder),
