@@ -19,7 +19,7 @@ from typing import Any
 import fsspec
 import requests
 
-from ..dag_render import DECISION_KEY, DECISION_TASK, task_layout
+from ..dag_render import DECISION_KEY, DECISION_TASK, runtime_files, task_layout
 from ..exceptions import (
     DagImportError,
     DagNotParsed,
@@ -192,6 +192,8 @@ class AirflowTarget(Target):
         if deploy_nb:
             source = Path(spec.notebook).parent / deploy_nb
             _write(posixpath.join(posixpath.dirname(notebook), deploy_nb), source.read_bytes())
+        for name, content in runtime_files().items():  # the rules the DAG imports
+            _write(f"{self.settings['dags_location']}/{name}", content)
         dag_file = f"{self.settings['dags_location']}/{spec.pipeline}.py"
         written = time.time()
         _write(dag_file, (spec.dag_source or "").encode())

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..astro_deploy import DEFAULT_API, AstroDeployClient
+from ..dag_render import runtime_files
 from ..exceptions import TargetAuthError
 from ..models import RunSpec
 from .airflow import AirflowTarget
@@ -96,6 +97,7 @@ class AstroTarget(AirflowTarget):
         files = {
             f"{spec.pipeline}.py": (spec.dag_source or "").encode(),
             f"{spec.pipeline}.ipynb": Path(spec.notebook).read_bytes(),
+            **runtime_files(),  # the rules the DAG imports, at the bundle root (on sys.path)
         }
         deploy_nb = spec.plan.strategy.deploy_notebook
         if deploy_nb:
