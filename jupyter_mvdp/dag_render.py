@@ -43,6 +43,7 @@ from pathlib import Path, PurePosixPath
 import jinja2
 
 from . import __version__, runtime, strategies
+from .exceptions import NoKernel
 from .grid import point_id
 from .models import Plan, Point
 
@@ -143,6 +144,8 @@ def render_dag(
     executed notebook goes to ``<outputs>/<run id>/<point id>.ipynb``. ``champion`` is the
     canary's baseline when the plan has none.
     """
+    if not kernel:  # papermill would fail every point with "No kernel name found"
+        raise NoKernel('A DAG needs a kernel: set "kernel" in the plan or the target')
     strategy = plan.strategy
     size = parallelism_of(plan)
     if strategy.kind == "canary" and not points:  # no grid: the notebook's own defaults

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import grid, params, strategies
-from .exceptions import MvdpError, PathOutsideRoot, RunConflict, UnknownTarget
+from .exceptions import MvdpError, NoKernel, PathOutsideRoot, RunConflict, UnknownTarget
 from .metrics import read_metrics_file
 from .models import FINISHED_POINT_STATES, FINISHED_RUN_STATES, Plan, Point, RunSpec
 from .runs import RunStore
@@ -110,15 +110,34 @@ class RunManager:
 
     def plan_points(self, notebook: str, plan: Plan | dict) -> tuple[Path, Plan, list[Point]]:
         path = self.resolve(notebook)
-        _, parameters = params.parameters_of(path)
         plan = plan if isinstance(plan, Plan) else Plan.from_json(plan)
-        points = grid.expand(plan.grid, parameters, limit=self.grid_limit)
+        found = params.inspect(params.read_notebook(path), plan.kernel)
+        checked = found.parameters if found.checked else None  # else any name, unchecked
+        points = grid.expand(plan.grid, checked, limit=self.grid_limit)
         return path, plan, strategies.ordered(plan.strategy, points)
+
+    def kernel_for(self, path: Path, plan: Plan, target: Target) -> str:
+        """The kernel the points run on: the plan's, the target's, else the notebook's own.
+        A notebook without a kernelspec (as VS Code may save it) is refused here, before
+        anything runs, rather than failing every point."""
+        s = target.settings
+        kernel = plan.kernel or s.get("kernel") or s.get("kernel_name")
+        kernel = kernel or params.kernel_of(params.read_notebook(path))[0]
+        if not kernel:
+            raise NoKernel(
+                f'{path.name} names no kernel (its metadata has no kernelspec): set "kernel" '
+                'in the plan (e.g. "python3"), or pick a kernel for it in JupyterLab and save it',
+                errors=[{"field": "kernel", "message": "the notebook names no kernel; set one"}],
+            )
+        return kernel
 
     def validate(self, notebook: str, plan_doc: Any) -> dict:
         """Every problem at once, for inline validation (the notebook must exist)."""
         path = self.resolve(notebook)
-        _, parameters = params.parameters_of(path)
+        nb = params.read_notebook(path)
+        kernel = plan_doc.get("kernel") if isinstance(plan_doc, dict) else None
+        found = params.inspect(nb, kernel if isinstance(kernel, str) else None)
+        parameters = found.parameters if found.checked else None
         errors: list[dict] = []
         size = None
         try:
@@ -135,6 +154,10 @@ class RunManager:
                 errors.extend(g for g in grid_errors if g not in errors)
         if plan is not None:
             size, errors = grid.check(plan.grid, parameters, self.grid_limit)
+            try:
+                self.kernel_for(path, plan, self.target(None))
+            except NoKernel as e:
+                errors.extend(e.errors)
         return {"valid": not errors, "size": size, "limit": self.grid_limit, "errors": errors}
 
     def prepare(
@@ -143,13 +166,17 @@ class RunManager:
         plan: Plan | dict,
         target_name: str | None = None,
         user: str | None = None,
+        pipeline: str | None = None,
     ) -> RunSpec:
+        """``pipeline``: a name chosen by the user (the CLI's --pipeline), else derived
+        from the user and the notebook's path relative to the root."""
         target = self.target(target_name)
         path, plan, points = self.plan_points(notebook, plan)
-        if not points:  # an empty grid runs the notebook's defaults once
+        kernel = self.kernel_for(path, plan, target)
+        if not points:  # an empty grid runs the notebook's defaults once (no injected cell)
             points = [Point(grid.point_id({}), {})]
         rel = self.relative(path)
-        pipeline = pipeline_id(user or self.user, rel)
+        pipeline = pipeline or pipeline_id(user or self.user, rel)
         run_id = new_run_id()
         champion = None
         if plan.strategy.kind == "canary":
@@ -166,6 +193,7 @@ class RunManager:
             output_dir=str(self.root / self.outputs_dir / pipeline / run_id),
             target=target.name,
             champion=champion,
+            kernel=kernel,
         )
         spec.dag_source = target.render(spec)
         return spec
@@ -180,10 +208,11 @@ class RunManager:
         *,
         background: bool,
         user: str | None = None,
+        pipeline: str | None = None,
     ) -> str:
         """Record the run and productionize it; bad input raises before anything is stored.
         ``user`` (the requester, on a shared server) owns the run and names its pipeline."""
-        spec = self.prepare(notebook, plan, target_name, user)
+        spec = self.prepare(notebook, plan, target_name, user, pipeline)
         self.store.create(spec, notebook=self.relative(spec.notebook), user=user or self.user)
         if background:
             threading.Thread(

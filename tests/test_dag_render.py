@@ -104,7 +104,7 @@ def render(plan: Plan, **kwargs) -> tuple[str, list[Point]]:
         "points": points,
         "notebook": "/data/nb.ipynb",
         "outputs": "/data/out",
-        "kernel": plan.kernel,
+        "kernel": plan.kernel or "python3",
     }
     return render_dag(**{**args, **kwargs}), points
 
@@ -194,10 +194,11 @@ def test_every_strategy_and_option_renders_compiles_and_has_its_tasks(kind, opti
     assert settings["parallelism"] == (plan.parallelism or 16)
     assert settings["schedule"] == plan.schedule and settings["timeout"] == plan.timeout
     assert settings["executor"] == plan.executor.to_json()
-    assert settings["kernel"] == plan.kernel
+    assert settings["kernel"] == (plan.kernel or "python3")
     for needle in needles:
         assert needle in source
-    for absent in ("queue=", "pool=", "executor_config=", "execution_timeout=", "kernel_name="):
+    assert 'kernel_name=SETTINGS["kernel"]' in source  # never a DAG without a kernel
+    for absent in ("queue=", "pool=", "executor_config=", "execution_timeout="):
         if not any(absent in n for n in needles):
             assert absent not in source, absent
     assert 'tags=["mvdp", SETTINGS["strategy"]]' in source and "catchup=False" in source
@@ -250,7 +251,9 @@ def test_task_layout(strategy, n, parallelism, expected):
     plan = Plan.from_json({"grid": {}, "strategy": strategy, **extra})
     assert task_layout(plan, n) == expected
     points = [Point(f"p{i}", {"i": i}) for i in range(n)]
-    source = render_dag(dag_id="d", plan=plan, points=points, notebook="/n.ipynb", outputs="/o")
+    source = render_dag(
+        dag_id="d", plan=plan, points=points, notebook="/n.ipynb", outputs="/o", kernel="k"
+    )
     compile(source, "dag.py", "exec")
     assert [t for t, _ in expected] == mapped_tasks(source)
 
@@ -351,7 +354,9 @@ def test_canary_baseline_champion_and_deploy_notebook():
 def test_a_canary_without_grid_runs_the_notebook_defaults_once():
     plan = Plan.from_json({"grid": {}, "strategy": STRATEGIES["canary"]})
     for points in ([], expand({})):
-        source = render_dag(dag_id="d", plan=plan, points=points, notebook="/n", outputs="/o")
+        source = render_dag(
+            dag_id="d", plan=plan, points=points, notebook="/n", outputs="/o", kernel="k"
+        )
         assert data_literals(source)["POINTS"] == [{"id": point_id({}), "parameters": {}}]
 
 
@@ -440,6 +445,7 @@ def fake_run(tmp_path, load_dag, plan, results, conf_extra=None, champion=None):
         notebook="/n.ipynb",
         outputs=str(tmp_path),
         champion=champion,
+        kernel="python3",
     )
     module, context = load_dag(source)
     states = {}

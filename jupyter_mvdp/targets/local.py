@@ -20,11 +20,10 @@ from collections import deque
 from multiprocessing.connection import wait
 from pathlib import Path
 
-import nbformat
 import papermill
 
-from .. import strategies
-from ..exceptions import DeployError, RunConflict
+from .. import params, strategies
+from ..exceptions import RunConflict
 from ..models import FINISHED_POINT_STATES, PointStatus, RunSpec, Snapshot
 from .base import Progress, Target, _silent, register
 
@@ -65,13 +64,52 @@ def execute_point(job: dict, conn) -> None:
         )
         conn.send({"error": None})
     except papermill.PapermillExecutionError as e:
-        cell = e.exec_count if e.exec_count is not None else e.cell_index
-        _report(conn, f"cell [{cell}]: {e.ename}: {e.evalue}", "".join(e.traceback))
+        _report(conn, cell_error(e, job["output"]), "".join(e.traceback))
     except BaseException as e:  # report anything; the parent decides the point failed
-        first = str(e).splitlines()[0] if str(e) else ""
-        _report(conn, f"{type(e).__name__}: {first}".rstrip(": "), traceback.format_exc())
+        _report(conn, _one_line(type(e).__name__, str(e)), traceback.format_exc())
     finally:
         conn.close()
+
+
+def cell_error(e, output: str) -> str:
+    """``cell N: Name: message`` for a failed cell. N is the cell's index in the input
+    notebook (what `tag --cell` takes and the lab shows), not papermill's index in the
+    executed copy (which holds the injected cell); when the kernel sent no error output (a
+    magic's UsageError is printed on stderr) the message is the cell's last stderr line."""
+    from papermill.execute import ERROR_MARKER_TAG
+
+    index, ename, evalue = e.cell_index, e.ename, e.evalue
+    try:
+        cells = [
+            c
+            for c in params.read_notebook(output).cells
+            if ERROR_MARKER_TAG not in c.get("metadata", {}).get("tags", [])
+        ]
+        injected = sum(
+            params.INJECTED_TAG in c.get("metadata", {}).get("tags", []) for c in cells[:index]
+        )
+        failed = cells[e.cell_index]
+    except Exception:  # no output notebook: papermill's own numbers
+        injected, failed = 0, None
+    if not evalue and failed is not None:
+        stderr = [
+            line.strip()
+            for o in failed.get("outputs", [])
+            if o.get("name") == "stderr"
+            for line in "".join(o.get("text", "")).splitlines()
+            if line.strip()
+        ]
+        if stderr:
+            ename, _, evalue = (
+                stderr[-1].partition(": ") if ": " in stderr[-1] else (ename, "", stderr[-1])
+            )
+    return f"cell {index - injected}: " + _one_line(ename, evalue)
+
+
+def _one_line(name: str, message: str) -> str:
+    """``Name: first line of the message`` (just the name when there is no message)."""
+    first = next((line.strip() for line in str(message).splitlines() if line.strip()), "")
+    return f"{name}: {first}" if first else name
 
 
 def _report(conn, error: str, details: str) -> None:
@@ -225,7 +263,10 @@ class LocalRun(threading.Thread):
                 if deadline is not None and now > deadline:
                     _kill(proc)
                     running.pop(sentinel)
-                    self._finish(pid, f"timed out after {timeout:g} s")
+                    self._finish(
+                        pid,
+                        f"TimeoutError: the point ran longer than the plan's timeout of {timeout:g} s",
+                    )
 
     def _finish(self, pid: str, error: str | None) -> None:
         output = self.out / f"{pid}.ipynb"
@@ -263,7 +304,7 @@ class LocalRun(threading.Thread):
         output = self.out / "deploy.ipynb"
         ctx = _context()
         receive, send = ctx.Pipe(duplex=False)
-        notebook = nbformat.read(deploy, as_version=4)
+        notebook = params.without_injected(params.read_notebook(deploy))
         proc = ctx.Process(
             target=execute_point,
             args=(self._job("deploy", top[0].parameters, output, notebook), send),
@@ -324,10 +365,9 @@ class LocalTarget(Target):
         _warm_up()
 
     def _start(self, spec: RunSpec, known=None) -> None:
-        try:
-            notebook = nbformat.read(spec.notebook, as_version=4)
-        except OSError as e:
-            raise DeployError(f"Cannot read {spec.notebook}: {e.strerror}") from None
+        # upgraded to nbformat 4; without the cell an earlier papermill run injected, so a
+        # point without parameters runs the notebook's own defaults
+        notebook = params.without_injected(params.read_notebook(spec.notebook))
         run = LocalRun(
             spec,
             notebook,
