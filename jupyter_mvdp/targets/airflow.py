@@ -30,6 +30,7 @@ from ..exceptions import (
     TargetUnreachable,
 )
 from ..models import PointStatus, RunSpec, Snapshot
+from ..params import shipped_notebook
 from .base import Progress, Target, _silent, register
 
 _POINT_STATES = {
@@ -187,7 +188,7 @@ class AirflowTarget(Target):
     def deploy(self, spec: RunSpec, progress: Progress = _silent) -> None:
         self.check()
         notebook, _ = self.locations(spec)
-        _write(notebook, Path(spec.notebook).read_bytes())
+        _write(notebook, shipped_notebook(spec.notebook))  # without stale injected cells
         deploy_nb = spec.plan.strategy.deploy_notebook
         if deploy_nb:
             source = Path(spec.notebook).parent / deploy_nb

@@ -20,6 +20,7 @@ from ..astro_deploy import DEFAULT_API, AstroDeployClient
 from ..dag_render import runtime_files
 from ..exceptions import TargetAuthError
 from ..models import RunSpec
+from ..params import shipped_notebook
 from .airflow import AirflowTarget
 from .base import Progress, _silent, register
 
@@ -96,7 +97,7 @@ class AstroTarget(AirflowTarget):
         self.check()
         files = {
             f"{spec.pipeline}.py": (spec.dag_source or "").encode(),
-            f"{spec.pipeline}.ipynb": Path(spec.notebook).read_bytes(),
+            f"{spec.pipeline}.ipynb": shipped_notebook(spec.notebook),
             **runtime_files(),  # the rules the DAG imports, at the bundle root (on sys.path)
         }
         deploy_nb = spec.plan.strategy.deploy_notebook
