@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ HOW_TO_TAG = (
 
 # literal value type -> the name papermill's translators use for annotations
 _TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict"}
+_TYPE_COMMENT = re.compile(r"type:\s*(?P<type>\S+)\s*(?P<help>.*)")
 _LITERAL_ERRORS = (ValueError, SyntaxError, TypeError, MemoryError, RecursionError)
 
 
@@ -57,7 +59,9 @@ def read_notebook(path: str | Path) -> nbformat.NotebookNode:
 def reads_notebook(text: str, name: str = "notebook") -> nbformat.NotebookNode:
     """``read_notebook`` for the text of a notebook."""
     try:
-        nb = nbformat.reads(text, as_version=4)
+        # from_dict: an upgraded v3 notebook is made of nbformat.v3's own node class, which
+        # papermill does not take for a notebook
+        nb = nbformat.from_dict(nbformat.reads(text, as_version=4))
     except Exception as e:  # nbformat raises several types for the same user problem
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise NotANotebook(f"{name} is not a Jupyter notebook ({reason})") from None
@@ -189,6 +193,10 @@ def python_parameters(source: str) -> list[Parameter]:
             continue
         default = ast.get_source_segment(code, stmt.value) or ""
         help_text = comments.get(stmt.end_lineno, "")
+        typed = _TYPE_COMMENT.match(help_text)  # papermill's "# type: List[str] help"
+        if typed and annotation is None:
+            annotation = ast.Constant(typed["type"])
+            help_text = typed["help"]
         for name in targets:
             found[name] = _parameter(name, annotation, code, default, help_text)
     return list(found.values())
