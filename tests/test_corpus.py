@@ -13,6 +13,7 @@ run starts in one fixture, a few at a time, and the rows check their own documen
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import pytest
 from jupyter_mvdp import params
 from jupyter_mvdp.exceptions import MvdpError
 from jupyter_mvdp.manager import RunManager
+from jupyter_mvdp.models import FINISHED_RUN_STATES
 from jupyter_mvdp.runs import RunStore
 from jupyter_mvdp.targets import build_targets
 
@@ -294,16 +296,21 @@ def runs(workspace, bash_kernel) -> dict[str, Any]:
     )
     results: dict[str, Any] = {}
     todo = [(name, row) for name, row in ALL.items() if row.run is not None]
-    for i in range(0, len(todo), AT_ONCE):
-        started = {}
-        for name, row in todo[i : i + AT_ONCE]:
+    running: dict[str, str] = {}
+    while todo or running:  # a sliding window: a new run starts as soon as one ends
+        while todo and len(running) < AT_ONCE:
+            name, row = todo.pop(0)
             plan = {"grid": row.grid, "strategy": row.strategy, **row.plan}
             try:
-                started[name] = manager.submit(name, plan, "local", background=False)
+                running[name] = manager.submit(name, plan, "local", background=False)
             except MvdpError as e:
                 results[name] = e.message
-        for name, run_id in started.items():
-            results[name] = manager.wait(run_id, interval=0.1)
+        for name, run_id in list(running.items()):
+            manager.sync(run_id)
+            if store.run_state(run_id)["state"] in FINISHED_RUN_STATES:
+                results[name] = store.document(run_id)
+                del running[name]
+        time.sleep(0.1)
     yield results
     store.close()
 
