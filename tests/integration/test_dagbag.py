@@ -1,5 +1,6 @@
 """Every DAG we render imports in Airflow's own DagBag (inside the Airflow venv), whatever the
-strategy, options and parameter names or values."""
+strategy, options and parameter names or values, and takes its rules from the runtime module
+shipped next to it (the DAGs folder is on Airflow's sys.path)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 import textwrap
 
 from jupyter_mvdp import strategies
-from jupyter_mvdp.dag_render import render_dag
+from jupyter_mvdp.dag_render import render_dag, runtime_files, runtime_module
 from jupyter_mvdp.grid import expand
 from jupyter_mvdp.models import Plan
 
@@ -53,7 +54,12 @@ CHECK = textwrap.dedent(
     bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
     for dag in bag.dags.values():
         DagSerialization.to_dict(dag)
-    print(json.dumps({"errors": bag.import_errors, "dags": {d: sorted(dag.task_ids) for d, dag in bag.dags.items()}}))
+    runtime = sys.modules.get(sys.argv[2])
+    print(json.dumps({
+        "errors": bag.import_errors,
+        "dags": {d: sorted(dag.task_ids) for d, dag in bag.dags.items()},
+        "runtime": getattr(runtime, "__file__", None),
+    }))
     """
 )
 
@@ -61,6 +67,8 @@ CHECK = textwrap.dedent(
 def test_every_rendered_dag_imports_in_dagbag(airflow, tmp_path):
     folder = tmp_path / "dags"
     folder.mkdir()
+    for name, content in runtime_files().items():  # what the Airflow deploy ships
+        (folder / name).write_bytes(content)
     expected = set()
     for kind, strategy in STRATEGIES.items():
         for option, extra in OPTIONS.items():
@@ -81,7 +89,7 @@ def test_every_rendered_dag_imports_in_dagbag(airflow, tmp_path):
                 expected.add(dag_id)
     env = {**airflow.env, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)}
     out = subprocess.run(
-        [str(airflow.venv / "bin" / "python"), "-c", CHECK, str(folder)],
+        [str(airflow.venv / "bin" / "python"), "-c", CHECK, str(folder), runtime_module()[0]],
         env=env,
         capture_output=True,
         text=True,
@@ -90,5 +98,6 @@ def test_every_rendered_dag_imports_in_dagbag(airflow, tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["errors"] == {}
     assert set(result["dags"]) == expected
+    assert result["runtime"] == str(folder / f"{runtime_module()[0]}.py")  # the shipped copy
     assert "decide" in result["dags"]["mvdp_canary_k8s_odd"]
     assert "check_round_0" in result["dags"]["mvdp_early_stop_plain_small"]
