@@ -192,7 +192,7 @@ class AirflowTarget(Target):
         deploy_nb = spec.plan.strategy.deploy_notebook
         if deploy_nb:
             source = Path(spec.notebook).parent / deploy_nb
-            _write(posixpath.join(posixpath.dirname(notebook), deploy_nb), source.read_bytes())
+            _write(posixpath.join(posixpath.dirname(notebook), deploy_nb), shipped_notebook(source))
         for name, content in runtime_files().items():  # the rules the DAG imports
             _write(f"{self.settings['dags_location']}/{name}", content)
         dag_file = f"{self.settings['dags_location']}/{spec.pipeline}.py"

@@ -102,7 +102,7 @@ class AstroTarget(AirflowTarget):
         }
         deploy_nb = spec.plan.strategy.deploy_notebook
         if deploy_nb:
-            files[deploy_nb] = (Path(spec.notebook).parent / deploy_nb).read_bytes()
+            files[deploy_nb] = shipped_notebook(Path(spec.notebook).parent / deploy_nb)
         progress("deploying the bundle to Astro")
         written = time.time()
         deploy = self._deploys().deploy_bundle(
