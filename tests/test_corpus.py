@@ -374,3 +374,37 @@ def test_run(runs, workspace, name):
             if o.get("name") == "stdout"
         )
         assert want["stdout"] in text
+
+
+@pytest.mark.parametrize(
+    ("name", "plan", "errors"),
+    [
+        (
+            "corpus/no_kernelspec.ipynb",
+            {"grid": {"x": [2]}, "strategy": {"kind": "grid"}},
+            [{"field": "kernel", "message": "the notebook names no kernel; set one"}],
+        ),
+        (
+            "corpus/no_kernelspec.ipynb",
+            {"grid": {"x": [2]}, "strategy": {"kind": "grid"}, "kernel": "python3"},
+            [],
+        ),
+        ("corpus/bash.ipynb", {"grid": {"anything": [1, "a"]}, "strategy": {"kind": "grid"}}, []),
+        (
+            "corpus/literal.ipynb",
+            {"grid": {"mode": ["fast", "warp"]}, "strategy": {"kind": "grid"}},
+            [
+                {
+                    "field": "grid.mode",
+                    "message": """mode is a Literal["fast", "slow"] parameter; got 'warp' (choices: 'fast', 'slow')""",
+                }
+            ],
+        ),
+    ],
+)
+def test_inline_validation(workspace, name, plan, errors):
+    """What the panel's inline validation says, before anything runs."""
+    store = RunStore(workspace / "validate.sqlite")
+    manager = RunManager(store, build_targets({}), root_dir=workspace, user="corpus")
+    assert manager.validate(name, plan)["errors"] == errors
+    store.close()
