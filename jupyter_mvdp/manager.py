@@ -28,6 +28,7 @@ from . import grid, params, strategies
 from .exceptions import MvdpError, NoKernel, PathOutsideRoot, RunConflict, UnknownTarget
 from .metrics import read_metrics_file
 from .models import FINISHED_POINT_STATES, FINISHED_RUN_STATES, Plan, Point, RunSpec
+from .notebook_errors import notebook_error
 from .runs import RunStore
 from .targets.base import Target
 
@@ -53,6 +54,14 @@ def _metrics_of(path: Path) -> dict:
         return read_metrics_file(path)
     except Exception:  # an unreadable (half-written) notebook has no metrics
         return {}
+
+
+def _failure_of(path: Path) -> str | None:
+    """Why a remote point's output notebook failed (``cell N: Name: message``)."""
+    try:
+        return notebook_error(params.read_notebook(path))
+    except MvdpError:
+        return None
 
 
 def new_run_id() -> str:
@@ -298,6 +307,8 @@ class RunManager:
                 continue
             if now.state in FINISHED_POINT_STATES and now.state != old.state:
                 now.output, now.metrics = self._bring_output(target, spec, pid, now)
+                if now.state == "failed" and now.output and not target.writes_workspace:
+                    now.error = _failure_of(self.root / now.output) or now.error
             else:
                 now.output, now.metrics = old.output, now.metrics or old.metrics
             if (now.state, now.error, now.output) != (

@@ -29,9 +29,9 @@ from .exceptions import (
     UnsupportedKernel,
 )
 from .models import Parameter
+from .notebook_errors import INJECTED_TAG  # the cell papermill adds after the parameters cell
 
 TAG = "parameters"
-INJECTED_TAG = "injected-parameters"  # the cell papermill adds after the parameters cell
 HOW_TO_TAG = (
     "tag the cell that holds the notebook's defaults with 'parameters' "
     "(the Parameters button in the cell toolbar, or `jupyter mvdp tag NOTEBOOK --cell N`)"

@@ -25,6 +25,7 @@ import papermill
 from .. import params, strategies
 from ..exceptions import RunConflict
 from ..models import FINISHED_POINT_STATES, PointStatus, RunSpec, Snapshot
+from ..notebook_errors import notebook_error, one_line
 from .base import Progress, Target, _silent, register
 
 _POLL_SECONDS = 0.1
@@ -66,50 +67,19 @@ def execute_point(job: dict, conn) -> None:
     except papermill.PapermillExecutionError as e:
         _report(conn, cell_error(e, job["output"]), "".join(e.traceback))
     except BaseException as e:  # report anything; the parent decides the point failed
-        _report(conn, _one_line(type(e).__name__, str(e)), traceback.format_exc())
+        _report(conn, one_line(type(e).__name__, str(e)), traceback.format_exc())
     finally:
         conn.close()
 
 
 def cell_error(e, output: str) -> str:
-    """``cell N: Name: message`` for a failed cell. N is the cell's index in the input
-    notebook (what `tag --cell` takes and the lab shows), not papermill's index in the
-    executed copy (which holds the injected cell); when the kernel sent no error output (a
-    magic's UsageError is printed on stderr) the message is the cell's last stderr line."""
-    from papermill.execute import ERROR_MARKER_TAG
-
-    index, ename, evalue = e.cell_index, e.ename, e.evalue
+    """papermill's failure as ``cell N: Name: message``, read from the notebook it wrote
+    (notebook_errors: the same words for every target); papermill's own numbers without it."""
     try:
-        cells = [
-            c
-            for c in params.read_notebook(output).cells
-            if ERROR_MARKER_TAG not in c.get("metadata", {}).get("tags", [])
-        ]
-        injected = sum(
-            params.INJECTED_TAG in c.get("metadata", {}).get("tags", []) for c in cells[:index]
-        )
-        failed = cells[e.cell_index]
-    except Exception:  # no output notebook: papermill's own numbers
-        injected, failed = 0, None
-    if not evalue and failed is not None:
-        stderr = [
-            line.strip()
-            for o in failed.get("outputs", [])
-            if o.get("name") == "stderr"
-            for line in "".join(o.get("text", "")).splitlines()
-            if line.strip()
-        ]
-        if stderr:
-            ename, _, evalue = (
-                stderr[-1].partition(": ") if ": " in stderr[-1] else (ename, "", stderr[-1])
-            )
-    return f"cell {index - injected}: " + _one_line(ename, evalue)
-
-
-def _one_line(name: str, message: str) -> str:
-    """``Name: first line of the message`` (just the name when there is no message)."""
-    first = next((line.strip() for line in str(message).splitlines() if line.strip()), "")
-    return f"{name}: {first}" if first else name
+        described = notebook_error(params.read_notebook(output))
+    except Exception:  # no output notebook
+        described = None
+    return described or f"cell {e.cell_index}: " + one_line(e.ename, e.evalue)
 
 
 def _report(conn, error: str, details: str) -> None:
