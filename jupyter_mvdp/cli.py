@@ -149,13 +149,24 @@ def _render(args) -> int:
         args.target,
         pipeline=_pipeline(args),
     )
+    from .dag_render import runtime_files
+
     if args.output:
         Path(args.output).write_text(spec.dag_source, encoding="utf-8")
+        for name, content in runtime_files().items():  # the DAG imports it from its folder
+            (Path(args.output).parent / name).write_bytes(content)
         print(
-            f"wrote {args.output} (DAG {spec.pipeline}, {len(spec.points)} points)", file=sys.stderr
+            f"wrote {args.output} (DAG {spec.pipeline}, {len(spec.points)} points)"
+            f" and {', '.join(runtime_files())} next to it",
+            file=sys.stderr,
         )
     else:
         sys.stdout.write(spec.dag_source)
+        print(
+            f"note: the DAG imports {', '.join(runtime_files())} (jupyter_mvdp/runtime.py): "
+            "put it next to the DAG file, or render with -o",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from jupyter_mvdp.cli import main
+from jupyter_mvdp.dag_render import runtime_module
 from tests.test_local import write_notebook
 
 RUN_KEYS = {"run_id", "pipeline", "target", "state", "strategy", "outcome", "points", "best"}
@@ -169,9 +170,10 @@ def test_installed_entry_point_reports_errors_without_traceback(workspace):
     assert "Traceback" not in proc.stderr
 
 
-def _pipeline_of(capsys, *args) -> str:
-    code, _, err = cli(capsys, "render", *args, "-o", os.devnull)
+def _pipeline_of(capsys, out: Path, *args) -> str:
+    code, _, err = cli(capsys, "render", *args, "-o", str(out / "dag.py"))
     assert code == 0, err
+    assert (out / f"{runtime_module()[0]}.py").is_file()  # the rules the DAG imports
     return err.split("(DAG ", 1)[1].split(",", 1)[0]
 
 
@@ -191,10 +193,12 @@ def test_the_pipeline_is_the_same_from_any_working_directory(tmp_path, monkeypat
         (tmp_path, "project/sub/tiny.ipynb"),
     ]:
         monkeypatch.chdir(cwd)
-        seen.add(_pipeline_of(capsys, path, "--plan", plan))
+        seen.add(_pipeline_of(capsys, tmp_path, path, "--plan", plan))
     assert len(seen) == 1
     monkeypatch.chdir(tmp_path)
-    named = _pipeline_of(capsys, "project/sub/tiny.ipynb", "--plan", plan, "--pipeline", "churn")
+    named = _pipeline_of(
+        capsys, tmp_path, "project/sub/tiny.ipynb", "--plan", plan, "--pipeline", "churn"
+    )
     assert named == "churn"
     code, _, err = cli(
         capsys, "render", "project/sub/tiny.ipynb", "--plan", plan, "--pipeline", "a b"
