@@ -152,9 +152,12 @@ def _render(args) -> int:
     from .dag_render import runtime_files
 
     if args.output:
-        Path(args.output).write_text(spec.dag_source, encoding="utf-8")
-        for name, content in runtime_files().items():  # the DAG imports it from its folder
-            (Path(args.output).parent / name).write_bytes(content)
+        try:
+            Path(args.output).write_text(spec.dag_source, encoding="utf-8")
+            for name, content in runtime_files().items():  # the DAG imports it from its folder
+                (Path(args.output).parent / name).write_bytes(content)
+        except OSError as e:
+            raise MvdpError(f"Cannot write {args.output}: {e.strerror}") from None
         print(
             f"wrote {args.output} (DAG {spec.pipeline}, {len(spec.points)} points)"
             f" and {', '.join(runtime_files())} next to it",
