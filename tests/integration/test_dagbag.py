@@ -101,3 +101,35 @@ def test_every_rendered_dag_imports_in_dagbag(airflow, tmp_path):
     assert result["runtime"] == str(folder / f"{runtime_module()[0]}.py")  # the shipped copy
     assert "decide" in result["dags"]["mvdp_canary_k8s_odd"]
     assert "check_round_0" in result["dags"]["mvdp_early_stop_plain_small"]
+
+
+def test_a_dag_in_a_sub_folder_imports_the_module_shipped_next_to_it(airflow, tmp_path):
+    """As Astro mounts a bundle (<dags>/mvdp/<pipeline>/): the folder is not on sys.path,
+    the DAG adds its own folder and imports the copy shipped with it."""
+    folder = tmp_path / "dags"
+    bundle = folder / "mvdp" / "pipe"
+    bundle.mkdir(parents=True)
+    for name, content in runtime_files().items():
+        (bundle / name).write_bytes(content)
+    plan = Plan.from_json({"grid": {"a": [1, 2]}, "strategy": STRATEGIES["canary"]})
+    (bundle / "pipe.py").write_text(
+        render_dag(
+            dag_id="pipe",
+            plan=plan,
+            points=expand(plan.grid),
+            notebook="/nb/x.ipynb",
+            outputs="/out",
+            kernel="python3",
+        )
+    )
+    env = {**airflow.env, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)}
+    out = subprocess.run(
+        [str(airflow.venv / "bin" / "python"), "-c", CHECK, str(folder), runtime_module()[0]],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["errors"] == {} and "decide" in result["dags"]["pipe"]
+    assert result["runtime"] == str(bundle / f"{runtime_module()[0]}.py")
