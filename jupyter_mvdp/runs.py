@@ -313,6 +313,9 @@ class RunStore:
         metric, goal = strategy.get("metric"), strategy.get("goal", "max")
         ranked = leaderboard(points, metric, goal) if metric else []
         best = ranked[0] if ranked and ranked[0]["rank"] == 1 else None  # succeeded only
+        ranks = {r["id"]: r["rank"] for r in ranked}
+        for p in points:  # the leaderboard's order, for every client (None: not ranked)
+            p["rank"] = ranks.get(p["id"])
         warning = (
             unrecorded_warning(points, metric)
             if row["state"] not in ("queued", "running")
