@@ -157,12 +157,12 @@ ROWS: dict[str, Row] = {
         },
     ),
     # --- every scrap kind is a metric -------------------------------------------------------
-    "scrap_text.ipynb": Row({"x": "int"}, run=ok(message="Hi")),
     "scrap_kinds.ipynb": Row(
         {"x": "int"},
         strategy={"kind": "grid", "metric": "shown"},
         run={
             **ok(
+                message="Hi",
                 n=3,
                 f=0.25,
                 xs=[1, 2],

@@ -115,11 +115,10 @@ CORPUS: dict[str, object] = {
     "timeout.ipynb": notebook("x = 1", "import time\ntime.sleep(60)"),
     "metric_missing.ipynb": notebook("x = 1", RECORD + "record('accuracy', x)"),
     # --- every scrap kind is a metric -----------------------------------------------------
-    "scrap_text.ipynb": notebook("x = 1", "import scrapbook as sb\nsb.glue('message', 'Hi')"),
     "scrap_kinds.ipynb": notebook(
         "x = 1",
         "import numpy as np\nimport pandas as pd\nimport scrapbook as sb\n"
-        "sb.glue('n', 3)\nsb.glue('f', 0.25)\nsb.glue('xs', [1, 2])\n"
+        "sb.glue('message', 'Hi')  # a text scrap\nsb.glue('n', 3)\nsb.glue('f', 0.25)\nsb.glue('xs', [1, 2])\n"
         "sb.glue('d', {'k': 'v'})\nsb.glue('np', np.float64(0.5))\n"
         "sb.glue('shown', 0.75, display=True)\n"
         "sb.glue('df', pd.DataFrame({'a': [1]}))",
@@ -165,6 +164,9 @@ NOT_NOTEBOOKS = {
 def main() -> None:
     for name, nb in CORPUS.items():
         major = 3 if "worksheets" in nb else 4
+        for i, cell in enumerate(nb.get("cells", [])):  # stable ids: a re-run changes nothing
+            if "id" in cell:
+                cell["id"] = f"cell-{i}"
         (HERE / name).write_text(nbformat.writes(nb, version=major) + "\n", encoding="utf-8")
     for name, text in NOT_NOTEBOOKS.items():
         (HERE / name).write_text(text, encoding="utf-8")
