@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from jupyter_mvdp import strategies  # noqa: E402
-from jupyter_mvdp.dag_render import render_dag  # noqa: E402
+from jupyter_mvdp.dag_render import render_dag, runtime_files  # noqa: E402
 from jupyter_mvdp.dev_airflow import ensure_airflow_venv  # noqa: E402
 from jupyter_mvdp.grid import expand  # noqa: E402
 from jupyter_mvdp.models import Plan  # noqa: E402
@@ -88,7 +88,12 @@ def main() -> None:
         )
         points = strategies.ordered(plan.strategy, expand(plan.grid, limit=args.points))
         source = render_dag(
-            dag_id="ours", plan=plan, points=points, notebook="/nb/titanic.ipynb", outputs="/out"
+            dag_id="ours",
+            plan=plan,
+            points=points,
+            notebook="/nb/titanic.ipynb",
+            outputs="/out",
+            kernel="python3",
         )
         (folder / "ours.py").write_text(source)
         (folder / "seed_style.py").write_text(SEED_STYLE.format(side=side))
@@ -100,8 +105,12 @@ def main() -> None:
                 points=expand(tiny.grid),
                 notebook="/nb/x.ipynb",
                 outputs="/out",
+                kernel="python3",
             )
         )
+        for dags in (folder, warm):  # the rules module a deploy ships next to the DAG
+            for name, content in runtime_files().items():
+                (dags / name).write_bytes(content)
         env = {
             "AIRFLOW_HOME": tmp,
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

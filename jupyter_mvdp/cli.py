@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import re
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +24,13 @@ from .metrics import format_value, leaderboard, numeric_metric_names
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 _SYMBOLS = {"queued": "·", "running": "▶", "success": "✓", "failed": "✗", "skipped": "–"}
+
+
+_PIPELINE_HELP = (
+    "pipeline (DAG) id; default: derived from the user and the notebook's path relative to "
+    "its git repository (else its folder), the same from any working directory"
+)
+_PIPELINE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,11 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", required=True, help="plan JSON file")
     p.add_argument("--target", help="target whose locations the DAG uses (default: local)")
     p.add_argument("-o", "--output", help="write the DAG here (default: stdout)")
+    p.add_argument("--pipeline", help=_PIPELINE_HELP)
 
     p = sub.add_parser("run", help="productionize a plan and follow it to the end")
     p.add_argument("notebook")
     p.add_argument("--plan", required=True, help="plan JSON file")
     p.add_argument("--target", help="target name (default: local)")
+    p.add_argument("--pipeline", help=_PIPELINE_HELP)
     p.add_argument("--json", action="store_true", help="print the run document as JSON")
 
     p = sub.add_parser("status", help="list runs, or show one")
@@ -79,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # papermill logs its own warnings ("Unable to parse line ..."); the CLI says what matters
+    logging.getLogger("papermill").setLevel(logging.ERROR)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, or a usage error already printed as one line
@@ -117,16 +131,23 @@ def _quiet_libraries(verbose: bool) -> None:
 
 
 def _params(args) -> int:
-    index, found = params.parameters_of(args.notebook)
+    found = params.inspect(params.read_notebook(args.notebook))
     if args.json:
-        print(
-            json.dumps({"cell_index": index, "parameters": [p.to_json() for p in found]}, indent=2)
-        )
+        print(json.dumps(found.to_json(), indent=2))
         return EXIT_OK
-    print(f"parameters cell: {index}")
-    _table(
-        ["name", "type", "default", "help"], [[p.name, p.type, p.default, p.help] for p in found]
-    )
+    print(f"parameters cell: {found.cell_index}")
+    if found.note:
+        print(f"note: {found.note}")
+    rows = [
+        [
+            p.name,
+            p.type,
+            p.default if p.literal else f"{p.default} (computed)",
+            p.help,
+        ]
+        for p in found.parameters
+    ]
+    _table(["name", "type", "default", "help"], rows)
     return EXIT_OK
 
 
@@ -148,25 +169,47 @@ def _untag(args) -> int:
 
 def _render(args) -> int:
     manager = _manager(args, args.notebook)
-    spec = manager.prepare(_rel(manager, args.notebook), _read_plan(args.plan), args.target)
+    spec = manager.prepare(
+        _rel(manager, args.notebook),
+        _read_plan(args.plan),
+        args.target,
+        pipeline=_pipeline(args),
+    )
+    from .dag_render import runtime_files
+
     if args.output:
         try:
             Path(args.output).parent.mkdir(parents=True, exist_ok=True)
             Path(args.output).write_text(spec.dag_source, encoding="utf-8")
+            for name, content in runtime_files().items():  # the DAG imports it from its folder
+                (Path(args.output).parent / name).write_bytes(content)
         except OSError as e:
             raise MvdpError(f"Cannot write {args.output}: {e.strerror}") from None
         print(
-            f"wrote {args.output} (DAG {spec.pipeline}, {len(spec.points)} points)", file=sys.stderr
+            f"wrote {args.output} (DAG {spec.pipeline}, {len(spec.points)} points)"
+            f" and {', '.join(runtime_files())} next to it",
+            file=sys.stderr,
         )
     else:
         sys.stdout.write(spec.dag_source)
+        print(
+            f"note: the DAG imports {', '.join(runtime_files())} (jupyter_mvdp/runtime.py): "
+            "put it next to the DAG file, or render with -o",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
 def _run(args) -> int:
     manager = _manager(args, args.notebook)
     plan = _read_plan(args.plan)
-    run_id = manager.submit(_rel(manager, args.notebook), plan, args.target, background=False)
+    run_id = manager.submit(
+        _rel(manager, args.notebook),
+        plan,
+        args.target,
+        background=False,
+        pipeline=_pipeline(args),
+    )
     progress = _Progress(manager, run_id, quiet=args.json)
     stopped_by = None
     try:
@@ -177,6 +220,8 @@ def _run(args) -> int:
         manager.cancel(run_id, reason=f"cancelled by {stopped_by}")
         doc = manager.wait(run_id, interval=0.25)
     progress.close()
+    doc = _from_cwd(manager.store, doc)
+    _warn(doc)
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
@@ -187,7 +232,10 @@ def _run(args) -> int:
 def _status(args) -> int:
     manager = _manager(args, ".")
     if args.run_id is None:
-        docs = [manager.store.document(r) for r in manager.store.run_ids(manager.user)]
+        docs = [
+            _from_cwd(manager.store, manager.store.document(r))
+            for r in manager.store.run_ids(manager.user)
+        ]
         if args.json:
             print(json.dumps({"runs": docs}, indent=2))
             return EXIT_OK
@@ -201,6 +249,8 @@ def _status(args) -> int:
     if doc["state"] == "running" and doc["target"] != "local" and doc["target"] in manager.targets:
         manager.sync(args.run_id)  # remote runs can be followed from any process
         doc = manager.store.document(args.run_id)
+    doc = _from_cwd(manager.store, doc)
+    _warn(doc)
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
@@ -247,14 +297,62 @@ def _manager(args, notebook: str):
             config = json.loads(Path(args.config).read_text())
         except (OSError, ValueError) as e:
             raise MvdpError(f"Cannot read the config file {args.config}: {e}") from None
-    path = Path(notebook).resolve()
-    cwd = Path.cwd().resolve()
-    root = cwd if path.is_relative_to(cwd) else (path if path.is_dir() else path.parent)
+    root = project_root(Path(notebook).resolve())
     return RunManager(RunStore(args.db), build_targets(config.get("targets", {})), root_dir=root)
+
+
+def project_root(path: Path) -> Path:
+    """The root the pipeline id and the outputs are relative to, whatever the working
+    directory: the git repository holding ``path``, else its folder. Run from the root of a
+    Jupyter server, the CLI and the lab name a notebook's pipeline the same."""
+    folder = path if path.is_dir() else path.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return folder
+    top = out.stdout.strip()
+    return Path(top).resolve() if out.returncode == 0 and top else folder
 
 
 def _rel(manager, notebook: str) -> str:
     return str(Path(notebook).resolve().relative_to(manager.root))
+
+
+def _pipeline(args) -> str | None:
+    name = getattr(args, "pipeline", None)
+    if name is not None and not _PIPELINE_NAME.fullmatch(name):
+        raise MvdpError(
+            f"--pipeline {name!r}: use letters, digits, '_', '.' and '-' (a valid Airflow DAG id)"
+        )
+    return name
+
+
+def _from_cwd(store, doc: dict) -> dict:
+    """The document with output paths relative to the working directory (absolute when
+    outside it): the store keeps them relative to the project root, which may be elsewhere."""
+    folder = Path(store.spec(doc["run_id"]).output_dir)  # every output is <folder>/<point>.ipynb
+    cwd = Path.cwd().resolve()
+
+    def fix(path: str | None) -> str | None:
+        if not path:
+            return path
+        full = (folder / Path(path).name).resolve()
+        return str(full.relative_to(cwd)) if full.is_relative_to(cwd) else str(full)
+
+    doc = {**doc, "points": [{**p, "output": fix(p["output"])} for p in doc["points"]]}
+    if doc.get("best"):
+        doc["best"] = {**doc["best"], "output": fix(doc["best"]["output"])}
+    return doc
+
+
+def _warn(doc: dict) -> None:
+    for warning in doc.get("warnings") or []:
+        print(f"jupyter mvdp: warning: {warning}", file=sys.stderr)
 
 
 def _read_plan(path: str) -> dict:

@@ -9,7 +9,11 @@ values, paths, metric names) enters the file as JSON inside a Python string lite
 The run's conf ``{"points": [{"id", "parameters"}, ...], "baseline": float | null}``
 replaces the embedded points / baseline, so one file serves any grid.
 
-Tasks, by strategy (the decisions are those of strategies.py, re-stated in the DAG):
+The decisions (reading metrics, best point, early stop, canary) are not re-stated in the DAG:
+it imports them from ``runtime_module()``, a copy of runtime.py named by its content that
+every deploy ships next to the DAG file.
+
+Tasks, by strategy:
 
 - grid: ``prepare`` -> ``run_point`` (mapped) -> ``collect`` (return value: ``best`` point
   id, ``value``, ``parameters``).
@@ -28,15 +32,17 @@ Tasks, by strategy (the decisions are those of strategies.py, re-stated in the D
 
 from __future__ import annotations
 
+import hashlib
 import json
 import textwrap
 import unicodedata
 from functools import cache
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import jinja2
 
-from . import __version__, schedules, strategies
+from . import __version__, runtime, schedules, strategies
+from .exceptions import NoKernel
 from .grid import point_id
 from .models import Plan, Point
 
@@ -52,6 +58,21 @@ _TITLES = {
     "early_stop": "Early-stopping (stochastic) grid search",
     "canary": "Canary test",
 }
+
+
+@cache
+def runtime_module() -> tuple[str, str]:
+    """(module name, source) of the shared rules as shipped next to a DAG: the name carries
+    a digest of the source, so DAGs rendered by two versions never share one module."""
+    source = Path(runtime.__file__).read_text(encoding="utf-8")
+    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
+    return f"mvdp_runtime_{digest}", source
+
+
+def runtime_files() -> dict[str, bytes]:
+    """The files a deploy puts next to the DAG file: ``{file name: content}``."""
+    name, source = runtime_module()
+    return {f"{name}.py": source.encode()}
 
 
 @cache
@@ -122,6 +143,8 @@ def render_dag(
     executed notebook goes to ``<outputs>/<run id>/<point id>.ipynb``. ``champion`` is the
     canary's baseline when the plan has none.
     """
+    if not kernel:  # papermill would fail every point with "No kernel name found"
+        raise NoKernel('A DAG needs a kernel: set "kernel" in the plan or the target')
     strategy = plan.strategy
     size = parallelism_of(plan)
     if strategy.kind == "canary" and not points:  # no grid: the notebook's own defaults
@@ -163,6 +186,7 @@ def render_dag(
         kind=strategy.kind,
         docstring=_docstring(doc + "\n"),
         version=__version__,
+        runtime=runtime_module()[0],
         kernel=kernel is not None,
         timeout=plan.timeout is not None,
         deploy_notebook=deploy_notebook is not None,

@@ -58,6 +58,14 @@ class CellIndexError(MvdpError):
     pass
 
 
+class UnsupportedKernel(MvdpError):
+    """papermill has no translator for the notebook's kernel: it cannot inject parameters."""
+
+
+class NoKernel(MvdpError):
+    """The notebook names no kernel and neither the plan nor the target gives one."""
+
+
 # --- plans and grids ----------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ mistyped grid of a billion points fails at once with its size.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import itertools
 import json
@@ -147,56 +148,104 @@ def expand(
 
 
 def coerce(parameter: Parameter, value: Any, from_range: bool = False) -> Any:
-    """Check ``value`` against the parameter's type, converting only where lossless."""
-    kind = parameter.type.replace("typing.", "")
-    optional = kind.startswith("Optional[") or kind.endswith("| None")
-    base = kind.removeprefix("Optional[").removesuffix("]").removesuffix("| None").strip()
-    if value is None and optional:
-        return None
-    ok: bool
-    if base == "int":
-        if from_range and isinstance(value, float) and not isinstance(value, bool):
+    """Check ``value`` against the parameter's type (unions, ``Optional``, ``Literal``,
+    element types of ``list[int]`` / ``dict[str, float]``), converting only where lossless:
+    an int for a float, the nearest int of a float range for an int."""
+    try:
+        node = ast.parse(parameter.type, mode="eval").body if parameter.type != "None" else None
+    except SyntaxError:
+        node = None  # a type we cannot read: papermill injects any JSON value
+    ok, converted = _fits(node, value, from_range)
+    if ok:
+        return converted
+    article = "an" if parameter.type[:1] in "aeiouAEIOU" else "a"
+    message = f"{parameter.name} is {article} {parameter.type} parameter; got {value!r}"
+    if parameter.choices is not None:
+        message += f" (choices: {', '.join(map(repr, parameter.choices))})"
+    raise ParameterTypeError(
+        message, errors=[{"field": f"grid.{parameter.name}", "message": message}]
+    )
+
+
+_LISTS = {"list", "List", "Sequence", "tuple", "Tuple", "set", "Set", "Iterable", "Collection"}
+_DICTS = {"dict", "Dict", "Mapping", "MutableMapping"}
+
+
+def _fits(node, value: Any, from_range: bool) -> tuple[bool, Any]:
+    """(does ``value`` fit the type expression ``node``, the value converted); unknown
+    types accept anything."""
+    if node is None:
+        return True, value
+    if isinstance(node, ast.Constant) and node.value is None:
+        return value is None, value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _fits_one_of([node.left, node.right], value, from_range)
+    name = node.value if isinstance(node, ast.Subscript) else node
+    name = name.id if isinstance(name, ast.Name) else getattr(name, "attr", None)
+    args = []
+    if isinstance(node, ast.Subscript):
+        args = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    if name == "Optional":
+        return _fits_one_of([*args, ast.Constant(None)], value, from_range)
+    if name == "Union":
+        return _fits_one_of(args, value, from_range)
+    if name == "Literal":
+        try:
+            choices = [ast.literal_eval(a) for a in args]
+        except ValueError:
+            return True, value
+        return any(type(c) is type(value) and c == value for c in choices), value
+    if name in ("None", "NoneType"):
+        return value is None, value
+    if name == "int":
+        if from_range and isinstance(value, float):
             value = round(value)
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif base == "float":
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if name == "float":
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif base == "bool":
-        ok = isinstance(value, bool)
-    elif base == "str":
-        ok = isinstance(value, str)
-    elif base in ("list", "List", "tuple"):
-        ok = isinstance(value, list)
-    elif base in ("dict", "Dict"):
-        ok = isinstance(value, dict)
-    else:  # unknown or None default: papermill injects any JSON value
-        ok = True
-    if not ok:
-        article = "an" if parameter.type[:1] in "aeiouAEIOU" else "a"
-        message = f"{parameter.name} is {article} {parameter.type} parameter; got {value!r}"
-        raise ParameterTypeError(
-            message,
-            errors=[
-                {
-                    "field": f"grid.{parameter.name}",
-                    "message": message,
-                }
-            ],
-        )
-    return value
+        return ok, float(value) if ok else value
+    if name == "bool":
+        return isinstance(value, bool), value
+    if name == "str":
+        return isinstance(value, str), value
+    if name in _LISTS:
+        if not isinstance(value, list):
+            return False, value
+        if len(args) == 1 or (len(args) == 2 and isinstance(args[1], ast.Constant)):
+            items = [_fits(args[0], v, False) for v in value]  # list[int], tuple[int, ...]
+            return all(ok for ok, _ in items), [v for _, v in items]
+        return True, value
+    if name in _DICTS:
+        if not isinstance(value, dict):
+            return False, value
+        if len(args) == 2:
+            items = {k: _fits(args[1], v, False) for k, v in value.items()}
+            return all(ok for ok, _ in items.values()), {k: v for k, (_, v) in items.items()}
+        return True, value
+    return True, value  # Any, a class of the notebook's own...: papermill injects JSON
+
+
+def _fits_one_of(members: list, value: Any, from_range: bool) -> tuple[bool, Any]:
+    """A union: a member the value fits as it is wins over one that converts it."""
+    results = [_fits(m, value, from_range) for m in members]
+    for ok, converted in results:
+        if ok and converted == value and type(converted) is type(value):
+            return True, converted
+    return next(((True, c) for ok, c in results if ok), (False, value))
 
 
 def check(
-    grid: Any, parameters: Iterable[Parameter], limit: int = DEFAULT_LIMIT
+    grid: Any, parameters: Iterable[Parameter] | None, limit: int = DEFAULT_LIMIT
 ) -> tuple[int | None, list[dict]]:
-    """Every problem of the grid at once (for inline validation): ``(size, errors)``.
+    """Every problem of the grid at once (for inline validation): ``(size, errors)``;
+    ``parameters`` None accepts any name (a notebook whose parameters cannot be read).
 
     Axis lengths come first, in closed form; an axis is expanded (to check its values'
     types) only when it alone fits the limit, so no request can make the server build a huge
     list."""
     if not isinstance(grid, Mapping):
         return None, [{"field": "grid", "message": "expected an object {parameter: values}"}]
-    parameters = list(parameters)
+    parameters = list(parameters) if parameters is not None else None
     errors: list[dict] = []
     sizes = []
     for name, spec in grid.items():

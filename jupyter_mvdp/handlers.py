@@ -89,8 +89,7 @@ class MvdpHandler(APIHandler):
 
 
 def _parameters_doc(path: str, nb) -> dict:
-    index, found = params.notebook_parameters(nb)
-    return {"path": path, "cell_index": index, "parameters": [p.to_json() for p in found]}
+    return {"path": path, **params.inspect(nb).to_json()}
 
 
 class ParametersHandler(MvdpHandler):

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from . import grid, params, strategies
-from .exceptions import MvdpError, RunConflict, UnknownTarget
+from .exceptions import MvdpError, NoKernel, RunConflict, UnknownTarget
 from .metrics import read_metrics_file
 from .models import FINISHED_POINT_STATES, FINISHED_RUN_STATES, Plan, Point, RunSpec
+from .notebook_errors import notebook_error
 from .paths import PathResolver
 from .runs import RunStore
 from .targets.base import Target
@@ -64,6 +65,14 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _failure_of(path: Path) -> str | None:
+    """Why a remote point's output notebook failed (``cell N: Name: message``)."""
+    try:
+        return notebook_error(params.read_notebook(path))
+    except MvdpError:
+        return None
 
 
 def new_run_id() -> str:
@@ -129,15 +138,34 @@ class RunManager:
 
     def plan_points(self, notebook: str, plan: Plan | dict) -> tuple[Path, Plan, list[Point]]:
         path = self.resolve(notebook)
-        _, parameters = params.parameters_of(path)
         plan = plan if isinstance(plan, Plan) else Plan.from_json(plan)
-        points = grid.expand(plan.grid, parameters, limit=self.grid_limit)
+        found = params.inspect(params.read_notebook(path), plan.kernel)
+        checked = found.parameters if found.checked else None  # else any name, unchecked
+        points = grid.expand(plan.grid, checked, limit=self.grid_limit)
         return path, plan, strategies.ordered(plan.strategy, points)
+
+    def kernel_for(self, path: Path, plan: Plan, target: Target) -> str:
+        """The kernel the points run on: the plan's, the target's, else the notebook's own.
+        A notebook without a kernelspec (as VS Code may save it) is refused here, before
+        anything runs, rather than failing every point."""
+        s = target.settings
+        kernel = plan.kernel or s.get("kernel") or s.get("kernel_name")
+        kernel = kernel or params.kernel_of(params.read_notebook(path))[0]
+        if not kernel:
+            raise NoKernel(
+                f'{path.name} names no kernel (its metadata has no kernelspec): set "kernel" '
+                'in the plan (e.g. "python3"), or pick a kernel for it in JupyterLab and save it',
+                errors=[{"field": "kernel", "message": "the notebook names no kernel; set one"}],
+            )
+        return kernel
 
     def validate(self, notebook: str, plan_doc: Any) -> dict:
         """Every problem at once, for inline validation (the notebook must exist)."""
         path = self.resolve(notebook)
-        _, parameters = params.parameters_of(path)
+        nb = params.read_notebook(path)
+        kernel = plan_doc.get("kernel") if isinstance(plan_doc, dict) else None
+        found = params.inspect(nb, kernel if isinstance(kernel, str) else None)
+        parameters = found.parameters if found.checked else None
         errors: list[dict] = []
         size = None
         try:
@@ -158,6 +186,10 @@ class RunManager:
                 self.deploy_notebook(notebook, plan)
             except MvdpError as e:
                 errors.append({"field": "strategy.deploy_notebook", "message": e.message})
+            try:
+                self.kernel_for(path, plan, self.target(None))
+            except NoKernel as e:
+                errors.extend(e.errors)
         return {"valid": not errors, "size": size, "limit": self.grid_limit, "errors": errors}
 
     def prepare(
@@ -166,14 +198,18 @@ class RunManager:
         plan: Plan | dict,
         target_name: str | None = None,
         user: str | None = None,
+        pipeline: str | None = None,
     ) -> RunSpec:
+        """``pipeline``: a name chosen by the user (the CLI's --pipeline), else derived
+        from the user and the notebook's path relative to the root."""
         target = self.target(target_name)
         path, plan, points = self.plan_points(notebook, plan)
         deploy_notebook = self.deploy_notebook(notebook, plan)
-        if not points:  # an empty grid runs the notebook's defaults once
+        kernel = self.kernel_for(path, plan, target)
+        if not points:  # an empty grid runs the notebook's defaults once (no injected cell)
             points = [Point(grid.point_id({}), {})]
         rel = self.relative(path)
-        pipeline = pipeline_id(user or self.user, rel)
+        pipeline = pipeline or pipeline_id(user or self.user, rel)
         run_id = new_run_id()
         champion = None
         if plan.strategy.kind == "canary":
@@ -191,6 +227,7 @@ class RunManager:
             target=target.name,
             champion=champion,
             deploy_notebook=str(deploy_notebook) if deploy_notebook else None,
+            kernel=kernel,
         )
         spec.dag_source = target.render(spec)
         return spec
@@ -205,10 +242,12 @@ class RunManager:
         *,
         background: bool,
         user: str | None = None,
+        pipeline: str | None = None,
     ) -> str:
         """Record the run and productionize it; bad input raises before anything is stored.
         ``user`` (the requester, on a shared server) owns the run and names its pipeline."""
-        return self.start(self.prepare(notebook, plan, target_name, user), background, user)
+        spec = self.prepare(notebook, plan, target_name, user, pipeline)
+        return self.start(spec, background, user)
 
     def start(self, spec: RunSpec, background: bool, user: str | None = None) -> str:
         """Record a prepared run and productionize it (in a thread when ``background``)."""
@@ -306,6 +345,8 @@ class RunManager:
                 continue
             if now.state in FINISHED_POINT_STATES and now.state != old.state:
                 now.output, now.metrics = self._bring_output(target, spec, pid, now)
+                if now.state == "failed" and now.output and not target.writes_workspace:
+                    now.error = _failure_of(self.root / now.output) or now.error
             else:
                 now.output, now.metrics = old.output, now.metrics or old.metrics
             if (now.state, now.error, now.output) != (

@@ -24,13 +24,17 @@ FINISHED_RUN_STATES = frozenset({"success", "failed", "cancelled"})
 
 @dataclass(frozen=True)
 class Parameter:
-    """One parameter of the notebook's ``parameters`` cell, as papermill infers it."""
+    """One parameter of the notebook's ``parameters`` cell (params.py reads it)."""
 
     name: str
-    type: str  # papermill's inferred type name: "int", "float", "str", "bool", "list", "None", ...
+    # the annotation as written ("int", "float | None", "Literal['a', 'b']", "list[int]"), else
+    # the type of the literal default; "None" when unknown (any JSON value is accepted)
+    type: str
     default: str  # the source text of the default, as written in the cell
     help: str = ""
     value: Any = None  # the default evaluated as a Python literal, when it is one
+    choices: list | None = None  # the values of a Literal[...] annotation
+    literal: bool = True  # False when the default is an expression (os.getcwd(), ...)
 
     def to_json(self) -> dict:
         return asdict(self)

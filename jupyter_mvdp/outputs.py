@@ -13,7 +13,7 @@ import posixpath
 from collections.abc import Callable
 from pathlib import Path
 
-import nbformat
+from .params import read_notebook
 
 SaveOutput = Callable[[str, Path], None]
 
@@ -38,7 +38,7 @@ def contents_saver(
         model = {
             "type": "notebook",
             "format": "json",
-            "content": nbformat.read(fetched, as_version=4),
+            "content": read_notebook(fetched),
         }
         run(contents_manager.save(model, path))
 

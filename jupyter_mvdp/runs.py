@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import RunNotFound
-from .metrics import leaderboard
 from .models import (
     FINISHED_RUN_STATES,
     POINT_STATES,
@@ -27,6 +26,7 @@ from .models import (
     PointStatus,
     RunSpec,
 )
+from .runtime import leaderboard, unrecorded_warning
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -312,7 +312,15 @@ class RunStore:
             counts[p["state"]] += 1
         metric, goal = strategy.get("metric"), strategy.get("goal", "max")
         ranked = leaderboard(points, metric, goal) if metric else []
-        best = ranked[0] if ranked and ranked[0]["rank"] == 1 else None
+        best = ranked[0] if ranked and ranked[0]["rank"] == 1 else None  # succeeded only
+        ranks = {r["id"]: r["rank"] for r in ranked}
+        for p in points:  # the leaderboard's order, for every client (None: not ranked)
+            p["rank"] = ranks.get(p["id"])
+        warning = (
+            unrecorded_warning(points, metric)
+            if row["state"] not in ("queued", "running")
+            else None
+        )
         return {
             "run_id": row["run_id"],
             "pipeline": row["pipeline"],
@@ -333,4 +341,5 @@ class RunStore:
             "best": (
                 {k: best[k] for k in ("id", "parameters", "metrics", "output")} if best else None
             ),
+            "warnings": [warning] if warning else [],
         }

@@ -1,8 +1,8 @@
 """What runs, in what order and rounds, and what decides: pure functions over plain data.
 
-The local runner calls these directly. The DAG renderer calls them at render / trigger time
-to order the points and size the rounds, and embeds the same thresholds in the DAG as JSON, so
-a plan makes the same decisions wherever it runs:
+Plan-level wrappers over runtime.py, which holds the decisions themselves (best, early stop,
+canary) once: the local runner calls these, the DAG calls runtime.py with the same thresholds
+embedded as JSON, so a plan makes the same decisions wherever it runs:
 
 - ``grid``: every point, all at once (bounded by parallelism).
 - ``early_stop`` ("stochastic grid search"): points shuffled with ``seed``, run in rounds of
@@ -21,7 +21,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import runtime
 from .models import Point, Strategy
+from .runtime import best as best  # the shared rules, re-exported
+from .runtime import is_better as is_better
+from .runtime import metric_value as metric_value
 
 
 def ordered(strategy: Strategy, points: Sequence[Point]) -> list[Point]:
@@ -34,8 +38,8 @@ def ordered(strategy: Strategy, points: Sequence[Point]) -> list[Point]:
 
 def budget(strategy: Strategy, n_points: int) -> int:
     """How many points may run at most."""
-    if strategy.kind == "early_stop" and strategy.budget is not None:
-        return min(strategy.budget, n_points)
+    if strategy.kind == "early_stop":
+        return runtime.budget(n_points, strategy.budget)
     return n_points
 
 
@@ -59,51 +63,27 @@ def n_rounds(strategy: Strategy, n_points: int, parallelism: int) -> int:
     return math.ceil(budget(strategy, n_points) / max(1, parallelism))
 
 
-def metric_value(metrics: Mapping[str, Any] | None, metric: str | None) -> float | None:
-    """The strategy's metric from a point's metrics, when it is a real number."""
-    if not metrics or metric is None:
-        return None
-    value = metrics.get(metric)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        return None
-    return float(value)
-
-
-def is_better(a: float, b: float | None, goal: str) -> bool:
-    return b is None or (a > b if goal == "max" else a < b)
-
-
-def best(
-    results: Iterable[tuple[Any, Mapping[str, Any] | None]], metric: str | None, goal: str = "max"
-) -> tuple[Any, float] | None:
-    """The (item, value) with the best metric; ties go to the earliest item."""
-    winner = None
-    for item, metrics in results:
-        value = metric_value(metrics, metric)
-        if value is not None and (winner is None or is_better(value, winner[1], goal)):
-            winner = (item, value)
-    return winner
-
-
 def reached(strategy: Strategy, value: float | None) -> bool:
     """Did ``value`` reach the early-stop target?"""
-    if value is None or strategy.target is None:
-        return False
-    return value >= strategy.target if strategy.goal == "max" else value <= strategy.target
+    return runtime.reached(value, strategy.target, strategy.goal)
 
 
 def should_stop(
     strategy: Strategy, metrics_so_far: Iterable[Mapping[str, Any] | None], ran: int, total: int
 ) -> tuple[bool, str | None]:
-    """After a round: stop now? Returns (stop, reason)."""
+    """After a round: stop now? ``metrics_so_far``: of the points that succeeded. Returns
+    (stop, reason)."""
     if strategy.kind != "early_stop":
         return False, None
     top = best(((None, m) for m in metrics_so_far), strategy.metric, strategy.goal)
-    if top is not None and reached(strategy, top[1]):
-        return True, f"{strategy.metric} {top[1]:g} reached the target {strategy.target:g}"
-    if ran >= budget(strategy, total):
-        return True, f"the budget of {budget(strategy, total)} points is spent"
-    return False, None
+    return runtime.should_stop(
+        strategy.metric,
+        strategy.goal,
+        strategy.target,
+        top[1] if top else None,
+        ran,
+        budget(strategy, total),
+    )
 
 
 @dataclass(frozen=True)
@@ -118,24 +98,13 @@ def canary_decision(
     strategy: Strategy, candidate: float | None, champion: float | None
 ) -> CanaryDecision:
     """Deploy the candidate when it is no worse than the baseline minus the tolerance."""
-    metric = strategy.metric
-    baseline = strategy.baseline if strategy.baseline is not None else champion
-    if candidate is None:
-        return CanaryDecision(
-            "alert", f"the candidate recorded no {metric} (did the notebook fail?)", None, baseline
-        )
-    if baseline is None:
-        return CanaryDecision(
-            "deploy", f"{metric} {candidate:g}: first model of this pipeline", candidate, None
-        )
-    tol = strategy.tolerance
-    if strategy.goal == "max":
-        ok, word, bound = candidate >= baseline - tol, "below", baseline - tol
-    else:
-        ok, word, bound = candidate <= baseline + tol, "above", baseline + tol
-    source = "the baseline" if strategy.baseline is not None else "the champion's"
-    if ok:
-        reason = f"{metric} {candidate:g} is within tolerance {tol:g} of {source} {baseline:g}"
-        return CanaryDecision("deploy", reason, candidate, baseline)
-    reason = f"{metric} {candidate:g} is {word} {source} {baseline:g} (tolerance {tol:g}, bound {bound:g})"
-    return CanaryDecision("alert", reason, candidate, baseline)
+    fixed = strategy.baseline is not None
+    decision = runtime.canary_decision(
+        strategy.metric,
+        strategy.goal,
+        strategy.tolerance,
+        strategy.baseline if fixed else champion,
+        fixed,
+        candidate,
+    )
+    return CanaryDecision(**decision)

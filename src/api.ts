@@ -19,6 +19,7 @@ export interface IParameter {
   default: string;
   help: string;
   value: any;
+  choices?: any[] | null; // the values of a Literal[...] annotation
 }
 
 export interface IParameters {

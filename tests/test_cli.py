@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from jupyter_mvdp.cli import main
+from jupyter_mvdp.dag_render import runtime_module
 from tests.test_local import write_notebook
 
 RUN_KEYS = {"run_id", "pipeline", "target", "state", "strategy", "outcome", "points", "best"}
@@ -165,3 +168,79 @@ def test_installed_entry_point_reports_errors_without_traceback(workspace):
     assert proc.returncode == 2
     assert proc.stderr.startswith("jupyter mvdp: error: notes.txt is not a Jupyter notebook")
     assert "Traceback" not in proc.stderr
+
+
+def _pipeline_of(capsys, out: Path, *args) -> str:
+    code, _, err = cli(capsys, "render", *args, "-o", str(out / "dag.py"))
+    assert code == 0, err
+    assert (out / f"{runtime_module()[0]}.py").is_file()  # the rules the DAG imports
+    return err.split("(DAG ", 1)[1].split(",", 1)[0]
+
+
+@pytest.mark.parametrize("in_git", [True, False])
+def test_the_pipeline_is_the_same_from_any_working_directory(tmp_path, monkeypatch, capsys, in_git):
+    monkeypatch.setenv("MVDP_DB", str(tmp_path / "runs.sqlite"))
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
+    if in_git:
+        subprocess.run(["git", "init", "-q", str(project)], check=True)
+    write_notebook(project / "sub" / "tiny.ipynb")
+    plan = plan_file(tmp_path / "p.json", {"grid": {}, "strategy": {"kind": "grid"}})
+    seen = set()
+    for cwd, path in [
+        (project / "sub", "tiny.ipynb"),
+        (project, "sub/tiny.ipynb"),
+        (tmp_path, "project/sub/tiny.ipynb"),
+    ]:
+        monkeypatch.chdir(cwd)
+        seen.add(_pipeline_of(capsys, tmp_path, path, "--plan", plan))
+    assert len(seen) == 1
+    monkeypatch.chdir(tmp_path)
+    named = _pipeline_of(
+        capsys, tmp_path, "project/sub/tiny.ipynb", "--plan", plan, "--pipeline", "churn"
+    )
+    assert named == "churn"
+    code, _, err = cli(
+        capsys, "render", "project/sub/tiny.ipynb", "--plan", plan, "--pipeline", "a b"
+    )
+    assert code == 2 and "--pipeline 'a b'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_json_outputs_are_relative_to_the_cwd_and_a_missing_metric_warns(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("MVDP_DB", str(tmp_path / "runs.sqlite"))
+    (tmp_path / "project").mkdir()
+    write_notebook(tmp_path / "project" / "tiny.ipynb")
+    monkeypatch.chdir(tmp_path)
+    plan = {"grid": {"x": [1]}, "strategy": {"kind": "grid", "metric": "scroe"}}  # a typo
+    code, out, err = cli(
+        capsys,
+        "run",
+        "project/tiny.ipynb",
+        "--plan",
+        plan_file(tmp_path / "p.json", plan),
+        "--json",
+    )
+    assert code == 0
+    doc = json.loads(out)
+    (point,) = doc["points"]
+    assert point["output"].startswith("project/mvdp-runs/") and Path(point["output"]).is_file()
+    assert doc["best"] is None
+    assert doc["warnings"] == [
+        "No point recorded the metric 'scroe' as a number (recorded: score); check the strategy's metric"
+    ]
+    assert err.strip() == f"jupyter mvdp: warning: {doc['warnings'][0]}"
+
+
+def test_papermill_log_lines_are_not_printed(tmp_path, monkeypatch, capsys):
+    """A cell Python cannot parse falls back to papermill's parser, which logs each line it
+    drops; the CLI prints only its own output."""
+    import papermill
+
+    monkeypatch.chdir(tmp_path)
+    source = Path(papermill.__file__).parent / "tests" / "notebooks" / "complex_parameters.ipynb"
+    shutil.copy(source, tmp_path / "complex.ipynb")
+    code, out, err = cli(capsys, "params", "complex.ipynb")
+    assert code == 0 and err == ""
+    assert "Unable to parse" not in out and "Variable a" in out

@@ -97,7 +97,10 @@ async def test_parameters_and_tagging(jp_fetch, root):
         "default": "1",
         "help": "the score this point records",
         "value": 1,
+        "choices": None,
+        "literal": True,
     }
+    assert doc["checked"] and doc["language"] == "python" and doc["note"] is None
 
     status, doc = await call(jp_fetch, "mvdp", "notebooks", "untagged.ipynb", "parameters")
     assert status == 400 and doc["error"] == "NoParametersCell" and "tag the cell" in doc["message"]

@@ -1,4 +1,5 @@
-"""metrics.py: record in a real kernel, read back (scrapbook's format too), rank."""
+"""metrics.py / runtime.py: record in a real kernel, read back (every scrap kind), rank only
+points that succeeded, warn when no point recorded the metric."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_mvdp.metrics import leaderboard, read_metrics
+from jupyter_mvdp.runtime import SCRAP_PREFIX, unrecorded_warning
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +54,59 @@ def test_leaderboard_ranks_by_metric_and_goal(goal, order):
     rows = leaderboard(points, "acc", goal)
     assert [r["id"] for r in rows] == order
     assert [r["rank"] for r in rows] == [1, 2, None, None]
+
+
+def test_a_failed_point_is_listed_after_and_never_ranked():
+    points = [
+        {"id": "ok", "state": "success", "metrics": {"acc": 0.5}},
+        {"id": "broke", "state": "failed", "metrics": {"acc": 0.99}},
+        {"id": "skipped", "state": "skipped", "metrics": {}},
+        {"id": "better", "state": "success", "metrics": {"acc": 0.7}},
+    ]
+    rows = leaderboard(points, "acc", "max")
+    assert [(r["id"], r["rank"]) for r in rows] == [
+        ("better", 1),
+        ("ok", 2),
+        ("broke", None),
+        ("skipped", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("points", "warning"),
+    [
+        ([{"state": "success", "metrics": {"accuracy": 1}}], "(recorded: accuracy)"),
+        ([{"state": "failed", "metrics": {}}], "(no point recorded any metric)"),
+        ([{"state": "success", "metrics": {"acc": "high"}}], "(recorded: acc)"),
+        ([{"state": "failed", "metrics": {"acc": 0.3}}], None),  # recorded, then failed
+        ([{"state": "queued", "metrics": {}}], None),  # nothing finished yet
+    ],
+)
+def test_a_metric_no_point_recorded_is_a_warning(points, warning):
+    got = unrecorded_warning(points, "acc")
+    assert (got is None) if warning is None else (warning in got and "'acc'" in got)
+
+
+def test_scraps_of_an_nbformat3_notebook_and_of_every_encoder():
+    def out(mimetype, payload):
+        return {"output_type": "display_data", "data": {mimetype: payload}, "metadata": {}}
+
+    nb = {
+        "nbformat": 3,
+        "worksheets": [
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "outputs": [
+                            out(SCRAP_PREFIX + "text+json", {"name": "t", "data": "Hi"}),
+                            out(SCRAP_PREFIX + "json+json", {"name": "j", "data": "[1, 2]"}),
+                            out(SCRAP_PREFIX + "pandas+json", {"name": "df", "data": "UEFS"}),
+                            out("application/papermill.record+json", {"old": 2}),
+                        ],
+                    }
+                ]
+            }
+        ],
+    }
+    assert read_metrics(nb) == {"t": "Hi", "j": [1, 2], "df": "<pandas scrap>", "old": 2}

@@ -147,7 +147,9 @@ def test_a_run_survives_reopening_the_store(tmp_path):
         "error": None,
         "started": None,
         "finished": None,
+        "rank": 1,
     }
+    assert doc["points"][1]["rank"] is None  # still queued: not ranked
     assert doc["best"]["id"] == first.id
     assert again.active_run_ids() == ["r1"]
     assert again.spec("r1").points == spec.points and again.dag_source("r1") == "# dag"

@@ -19,7 +19,7 @@ from typing import Any
 import fsspec
 import requests
 
-from ..dag_render import DECISION_KEY, DECISION_TASK, task_layout
+from ..dag_render import DECISION_KEY, DECISION_TASK, runtime_files, task_layout
 from ..exceptions import (
     DagImportError,
     DagNotParsed,
@@ -30,6 +30,7 @@ from ..exceptions import (
     TargetUnreachable,
 )
 from ..models import PointStatus, RunSpec, Snapshot
+from ..params import shipped_notebook
 from .base import Progress, Target, _silent, register
 
 _POINT_STATES = {
@@ -210,9 +211,11 @@ class AirflowTarget(Target):
     def deploy(self, spec: RunSpec, progress: Progress = _silent) -> None:
         self.check()
         notebook, _ = self.locations(spec)
-        _write(notebook, Path(spec.notebook).read_bytes())
+        _write(notebook, shipped_notebook(spec.notebook))  # without stale injected cells
         if spec.deploy_notebook:
-            _write(self.deploy_location(spec), Path(spec.deploy_notebook).read_bytes())
+            _write(self.deploy_location(spec), shipped_notebook(spec.deploy_notebook))
+        for name, content in runtime_files().items():  # the rules the DAG imports
+            _write(f"{self.settings['dags_location']}/{name}", content)
         dag_file = f"{self.settings['dags_location']}/{spec.pipeline}.py"
         written = time.time()
         _write(dag_file, (spec.dag_source or "").encode())

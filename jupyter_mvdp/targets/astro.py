@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from ..astro_deploy import DEFAULT_API, AstroDeployClient
+from ..dag_render import runtime_files
 from ..exceptions import TargetAuthError
 from ..models import RunSpec
+from ..params import shipped_notebook
 from .airflow import AirflowTarget
 from .base import Progress, _silent, register
 
@@ -100,10 +102,11 @@ class AstroTarget(AirflowTarget):
         self.check()
         files = {
             f"{spec.pipeline}.py": (spec.dag_source or "").encode(),
-            f"{spec.pipeline}.ipynb": Path(spec.notebook).read_bytes(),
+            f"{spec.pipeline}.ipynb": shipped_notebook(spec.notebook),
+            **runtime_files(),  # the rules the DAG imports, at the bundle root (on sys.path)
         }
         if spec.deploy_notebook:
-            files[f"{spec.pipeline}.deploy.ipynb"] = Path(spec.deploy_notebook).read_bytes()
+            files[f"{spec.pipeline}.deploy.ipynb"] = shipped_notebook(spec.deploy_notebook)
         progress("deploying the bundle to Astro")
         written = time.time()
         deploy = self._deploys().deploy_bundle(

@@ -20,13 +20,13 @@ from collections import deque
 from multiprocessing.connection import wait
 from pathlib import Path
 
-import nbformat
 import papermill
 
-from .. import strategies
-from ..exceptions import DeployError, RunConflict
+from .. import params, strategies
+from ..exceptions import RunConflict
 from ..lifeline import LifelineKernelManager, watch_lifeline
 from ..models import FINISHED_POINT_STATES, PointStatus, RunSpec, Snapshot
+from ..notebook_errors import notebook_error, one_line
 from .base import Progress, Target, _silent, register
 
 _POLL_SECONDS = 0.1
@@ -71,13 +71,21 @@ def execute_point(job: dict, conn) -> None:
         )
         conn.send({"error": None})
     except papermill.PapermillExecutionError as e:
-        cell = e.exec_count if e.exec_count is not None else e.cell_index
-        _report(conn, f"cell [{cell}]: {e.ename}: {e.evalue}", "".join(e.traceback))
+        _report(conn, cell_error(e, job["output"]), "".join(e.traceback))
     except BaseException as e:  # report anything; the parent decides the point failed
-        first = str(e).splitlines()[0] if str(e) else ""
-        _report(conn, f"{type(e).__name__}: {first}".rstrip(": "), traceback.format_exc())
+        _report(conn, one_line(type(e).__name__, str(e)), traceback.format_exc())
     finally:
         conn.close()
+
+
+def cell_error(e, output: str) -> str:
+    """papermill's failure as ``cell N: Name: message``, read from the notebook it wrote
+    (notebook_errors: the same words for every target); papermill's own numbers without it."""
+    try:
+        described = notebook_error(params.read_notebook(output))
+    except Exception:  # no output notebook
+        described = None
+    return described or f"cell {e.cell_index}: " + one_line(e.ename, e.evalue)
 
 
 def _report(conn, error: str, details: str) -> None:
@@ -98,7 +106,7 @@ def completed_status(output: Path, run_id: str) -> PointStatus | None:
     from ..metrics import read_metrics
 
     try:
-        nb = nbformat.read(output, as_version=4)
+        nb = params.read_notebook(output)
     except Exception:  # missing or half-written: not completed
         return None
     if nb.metadata.get("mvdp", {}).get("run_id") != run_id:
@@ -268,7 +276,10 @@ class LocalRun(threading.Thread):
                 if deadline is not None and now > deadline:
                     _kill(proc)
                     running.pop(sentinel)
-                    self._finish(pid, f"timed out after {timeout:g} s")
+                    self._finish(
+                        pid,
+                        f"TimeoutError: the point ran longer than the plan's timeout of {timeout:g} s",
+                    )
 
     def _finish(self, pid: str, error: str | None) -> None:
         output = self.out / f"{pid}.ipynb"
@@ -306,7 +317,7 @@ class LocalRun(threading.Thread):
         output = self.out / "deploy.ipynb"
         ctx = _context()
         receive, send = ctx.Pipe(duplex=False)
-        notebook = nbformat.read(deploy, as_version=4)
+        notebook = params.without_injected(params.read_notebook(deploy))
         proc = ctx.Process(
             target=execute_point,
             args=(self._job("deploy", top[0].parameters, output, notebook), send),
@@ -375,10 +386,9 @@ class LocalTarget(Target):
         _warm_up()
 
     def _start(self, spec: RunSpec, known=None) -> None:
-        try:
-            notebook = nbformat.read(spec.notebook, as_version=4)
-        except OSError as e:
-            raise DeployError(f"Cannot read {spec.notebook}: {e.strerror}") from None
+        # upgraded to nbformat 4; without the cell an earlier papermill run injected, so a
+        # point without parameters runs the notebook's own defaults
+        notebook = params.without_injected(params.read_notebook(spec.notebook))
         default, cap = self.settings["parallelism"], self.settings["max_parallelism"]
         run = LocalRun(
             spec,

@@ -1,5 +1,6 @@
 """Every DAG we render imports in Airflow's own DagBag (inside the Airflow venv), whatever the
-strategy, options and parameter names or values."""
+strategy, options and parameter names or values, and takes its rules from the runtime module
+shipped next to it (the DAGs folder is on Airflow's sys.path)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 import textwrap
 
 from jupyter_mvdp import strategies
-from jupyter_mvdp.dag_render import render_dag
+from jupyter_mvdp.dag_render import render_dag, runtime_files, runtime_module
 from jupyter_mvdp.grid import expand
 from jupyter_mvdp.models import Plan
 
@@ -53,7 +54,12 @@ CHECK = textwrap.dedent(
     bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
     for dag in bag.dags.values():
         DagSerialization.to_dict(dag)
-    print(json.dumps({"errors": bag.import_errors, "dags": {d: sorted(dag.task_ids) for d, dag in bag.dags.items()}}))
+    runtime = sys.modules.get(sys.argv[2])
+    print(json.dumps({
+        "errors": bag.import_errors,
+        "dags": {d: sorted(dag.task_ids) for d, dag in bag.dags.items()},
+        "runtime": getattr(runtime, "__file__", None),
+    }))
     """
 )
 
@@ -61,6 +67,8 @@ CHECK = textwrap.dedent(
 def test_every_rendered_dag_imports_in_dagbag(airflow, tmp_path):
     folder = tmp_path / "dags"
     folder.mkdir()
+    for name, content in runtime_files().items():  # what the Airflow deploy ships
+        (folder / name).write_bytes(content)
     expected = set()
     for kind, strategy in STRATEGIES.items():
         for option, extra in OPTIONS.items():
@@ -81,7 +89,7 @@ def test_every_rendered_dag_imports_in_dagbag(airflow, tmp_path):
                 expected.add(dag_id)
     env = {**airflow.env, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)}
     out = subprocess.run(
-        [str(airflow.venv / "bin" / "python"), "-c", CHECK, str(folder)],
+        [str(airflow.venv / "bin" / "python"), "-c", CHECK, str(folder), runtime_module()[0]],
         env=env,
         capture_output=True,
         text=True,
@@ -90,6 +98,7 @@ def test_every_rendered_dag_imports_in_dagbag(airflow, tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["errors"] == {}
     assert set(result["dags"]) == expected
+    assert result["runtime"] == str(folder / f"{runtime_module()[0]}.py")  # the shipped copy
     assert "decide" in result["dags"]["mvdp_canary_k8s_odd"]
     assert "check_round_0" in result["dags"]["mvdp_early_stop_plain_small"]
 
@@ -158,3 +167,35 @@ def test_no_plan_value_is_a_template_field_in_airflow(airflow, tmp_path):
             papermill_tasks += 1
     assert papermill_tasks >= 4  # run_point (grid, canary), run_round_0, deploy_new_model
     assert all("timedelta(seconds=1800)" in s for s in result["schedules"].values())
+
+
+def test_a_dag_in_a_sub_folder_imports_the_module_shipped_next_to_it(airflow, tmp_path):
+    """As Astro mounts a bundle (<dags>/mvdp/<pipeline>/): the folder is not on sys.path,
+    the DAG adds its own folder and imports the copy shipped with it."""
+    folder = tmp_path / "dags"
+    bundle = folder / "mvdp" / "pipe"
+    bundle.mkdir(parents=True)
+    for name, content in runtime_files().items():
+        (bundle / name).write_bytes(content)
+    plan = Plan.from_json({"grid": {"a": [1, 2]}, "strategy": STRATEGIES["canary"]})
+    (bundle / "pipe.py").write_text(
+        render_dag(
+            dag_id="pipe",
+            plan=plan,
+            points=expand(plan.grid),
+            notebook="/nb/x.ipynb",
+            outputs="/out",
+            kernel="python3",
+        )
+    )
+    env = {**airflow.env, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)}
+    out = subprocess.run(
+        [str(airflow.venv / "bin" / "python"), "-c", CHECK, str(folder), runtime_module()[0]],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["errors"] == {} and "decide" in result["dags"]["pipe"]
+    assert result["runtime"] == str(bundle / f"{runtime_module()[0]}.py")

@@ -1,0 +1,59 @@
+"""Why an executed notebook failed, in one line: ``cell N: Name: message``.
+
+Read from the notebook papermill wrote (the local runner's and Airflow's alike), so every
+target reports a failed point the same way. N is the cell's index in the input notebook (what
+``jupyter mvdp tag --cell`` takes and the lab shows): papermill's own cells (the injected
+parameters, the error banners) are not counted. When the kernel sent no error output (IPython
+prints a magic's UsageError on stderr) the message is the cell's last stderr line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+INJECTED_TAG = "injected-parameters"
+ERROR_MARKER_TAG = "papermill-error-cell-tag"  # papermill.execute.ERROR_MARKER_TAG
+
+
+def one_line(name: str, message: str) -> str:
+    """``Name: first line of the message`` (just the name when there is no message)."""
+    first = next((line.strip() for line in str(message).splitlines() if line.strip()), "")
+    return f"{name}: {first}" if first else name
+
+
+def notebook_error(nb: Mapping) -> str | None:
+    """The first failure papermill recorded in an executed notebook, or None."""
+    index = -1
+    for cell in nb.get("cells") or []:
+        tags = (cell.get("metadata") or {}).get("tags") or []
+        if ERROR_MARKER_TAG in tags:
+            continue
+        if INJECTED_TAG not in tags:
+            index += 1
+        clean_exit = False
+        for output in cell.get("outputs") or []:
+            if output.get("output_type") == "error":
+                if output.get("ename") == "SystemExit" and output.get("evalue") in ("", "0"):
+                    clean_exit = True  # papermill takes sys.exit() / sys.exit(0) for success
+                    continue
+                return f"cell {index}: " + one_line(
+                    output.get("ename", ""), output.get("evalue", "")
+                )
+        failed = ((cell.get("metadata") or {}).get("papermill") or {}).get("exception")
+        if failed and not clean_exit:
+            return f"cell {index}: " + _stderr_reason(cell)
+    return None
+
+
+def _stderr_reason(cell: Mapping) -> str:
+    lines = [
+        line.strip()
+        for output in cell.get("outputs") or []
+        if output.get("name") == "stderr"
+        for line in "".join(output.get("text") or "").splitlines()
+        if line.strip()
+    ]
+    if not lines:
+        return "CellExecutionError: the cell failed without an error message"
+    name, sep, message = lines[-1].partition(": ")
+    return one_line(name, message) if sep and name.isidentifier() else lines[-1]
