@@ -23,19 +23,22 @@ def start(command: list[str], log: Path, **kwargs) -> subprocess.Popen:
     return proc
 
 
-def stop(proc: subprocess.Popen, grace: float = 15) -> None:
+def stop(proc: subprocess.Popen, grace: float = 15) -> bool:
     """SIGTERM to the process group (the service cleans up its children), SIGKILL after
-    ``grace`` seconds."""
+    ``grace`` seconds. False if it had to be killed."""
+    clean = True
     if proc.poll() is None:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(grace)
         except subprocess.TimeoutExpired:
+            clean = False
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         except ProcessLookupError:
             pass
     proc.log_file.close()
+    return clean
 
 
 def wait_for(
