@@ -84,8 +84,9 @@ class Hub:
     """jupyterhub + its proxy + the users' servers; driven over the hub's REST API with a
     service token that has the admin role (only to start servers and mint user tokens)."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, users: tuple[str, ...] = USERS):
         self.dir = run_dir
+        self.users = users
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.service_token = secrets.token_hex(16)
@@ -127,7 +128,7 @@ class Hub:
             "singleuser": str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser"),
             "root": os.geteuid() == 0,
             "service_token": self.service_token,
-            "users": list(USERS),
+            "users": list(self.users),
             "environment": {
                 "JUPYTER_CONFIG_PATH": str(admin),
                 SHARED_SECRET_ENV: self.shared_secret,
