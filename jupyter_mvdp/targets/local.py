@@ -62,6 +62,7 @@ def execute_point(job: dict, conn) -> None:
             cwd=job["cwd"],
             progress_bar=False,
             log_output=False,
+            **_kernel_manager(job.get("kernel_manager")),
         )
         conn.send({"error": None})
     except papermill.PapermillExecutionError as e:
@@ -72,6 +73,19 @@ def execute_point(job: dict, conn) -> None:
         _report(conn, f"{type(e).__name__}: {first}".rstrip(": "), traceback.format_exc())
     finally:
         conn.close()
+
+
+KERNEL_MANAGERS = {"gateway": "jupyter_mvdp.gateway.GatewayKernelManager"}
+
+
+def _kernel_manager(name: str | None) -> dict:
+    """papermill's ``kernel_manager_class`` for the setting ``kernel_manager`` (a dotted class
+    name, or ``gateway``: the kernels of a Jupyter Gateway, see gateway.py); none by default."""
+    if not name:
+        return {}
+    from traitlets.utils.importstring import import_item
+
+    return {"kernel_manager_class": import_item(KERNEL_MANAGERS.get(name, name))}
 
 
 def _report(conn, error: str, details: str) -> None:
@@ -94,8 +108,17 @@ def log_path(output_dir: str | Path, point_id: str) -> Path:
 class LocalRun(threading.Thread):
     """One run of a plan: rounds of points in worker processes, then the strategy's decision."""
 
-    def __init__(self, spec: RunSpec, notebook, parallelism: int, kernel: str | None, known=None):
+    def __init__(
+        self,
+        spec: RunSpec,
+        notebook,
+        parallelism: int,
+        kernel: str | None,
+        known=None,
+        kernel_manager: str | None = None,
+    ):
         super().__init__(name=f"mvdp-local-{spec.run_id}", daemon=True)
+        self.kernel_manager = kernel_manager
         self.spec = spec
         self.notebook = notebook
         self.parallelism = max(1, parallelism)
@@ -178,6 +201,7 @@ class LocalRun(threading.Thread):
             "log": str(log_path(self.out, point_id)),
             "parameters": parameters,
             "kernel": self.kernel,
+            "kernel_manager": self.kernel_manager,
             "cwd": self.cwd,
             "provenance": {
                 "run_id": self.spec.run_id,
@@ -305,7 +329,8 @@ def _kill(proc) -> None:
 
 @register
 class LocalTarget(Target):
-    """Runs plans on this machine with papermill (``parallelism`` points at once)."""
+    """Runs plans on this machine with papermill (``parallelism`` points at once); with
+    ``kernel_manager="gateway"`` the points' kernels run on a Jupyter Gateway instead."""
 
     kind = "local"
     writes_workspace = True
@@ -315,11 +340,17 @@ class LocalTarget(Target):
         name: str | None = None,
         parallelism: int | None = None,
         kernel: str | None = None,
+        kernel_manager: str | None = None,
         **settings,
     ):
         super().__init__(
-            name, parallelism=parallelism or os.cpu_count() or 1, kernel=kernel, **settings
+            name,
+            parallelism=parallelism or os.cpu_count() or 1,
+            kernel=kernel,
+            kernel_manager=kernel_manager,
+            **settings,
         )
+        _kernel_manager(kernel_manager)  # a wrong class name fails here, not in every point
         self._runs: dict[str, LocalRun] = {}
         _warm_up()
 
@@ -334,6 +365,7 @@ class LocalTarget(Target):
             parallelism=spec.plan.parallelism or self.settings["parallelism"],
             kernel=spec.plan.kernel or spec.kernel or self.settings.get("kernel"),
             known=known,
+            kernel_manager=self.settings.get("kernel_manager"),
         )
         self._runs[spec.run_id] = run
         run.start()
