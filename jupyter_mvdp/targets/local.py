@@ -62,7 +62,7 @@ def execute_point(job: dict, conn) -> None:
             cwd=job["cwd"],
             progress_bar=False,
             log_output=False,
-            **_kernel_manager(job.get("kernel_manager")),
+            **job.get("kernel_options", {}),
         )
         conn.send({"error": None})
     except papermill.PapermillExecutionError as e:
@@ -78,14 +78,21 @@ def execute_point(job: dict, conn) -> None:
 KERNEL_MANAGERS = {"gateway": "jupyter_mvdp.gateway.GatewayKernelManager"}
 
 
-def _kernel_manager(name: str | None) -> dict:
-    """papermill's ``kernel_manager_class`` for the setting ``kernel_manager`` (a dotted class
-    name, or ``gateway``: the kernels of a Jupyter Gateway, see gateway.py); none by default."""
-    if not name:
-        return {}
-    from traitlets.utils.importstring import import_item
+def kernel_options(kernel_manager: str | None, start_timeout: float | None) -> dict:
+    """papermill's kernel options from the target's settings: ``kernel_manager`` (a dotted
+    class name, or ``gateway``: the kernels of a Jupyter Gateway, see gateway.py) and
+    ``start_timeout`` (seconds a kernel may take to start; papermill's 60 s is short on a
+    crowded hub node). Resolved once, so a wrong class name fails at start-up."""
+    options: dict = {}
+    if kernel_manager:
+        from traitlets.utils.importstring import import_item
 
-    return {"kernel_manager_class": import_item(KERNEL_MANAGERS.get(name, name))}
+        options["kernel_manager_class"] = import_item(
+            KERNEL_MANAGERS.get(kernel_manager, kernel_manager)
+        )
+    if start_timeout:
+        options["start_timeout"] = float(start_timeout)
+    return options
 
 
 def _report(conn, error: str, details: str) -> None:
@@ -115,10 +122,10 @@ class LocalRun(threading.Thread):
         parallelism: int,
         kernel: str | None,
         known=None,
-        kernel_manager: str | None = None,
+        kernel_options: dict | None = None,
     ):
         super().__init__(name=f"mvdp-local-{spec.run_id}", daemon=True)
-        self.kernel_manager = kernel_manager
+        self.kernel_options = kernel_options or {}
         self.spec = spec
         self.notebook = notebook
         self.parallelism = max(1, parallelism)
@@ -201,7 +208,7 @@ class LocalRun(threading.Thread):
             "log": str(log_path(self.out, point_id)),
             "parameters": parameters,
             "kernel": self.kernel,
-            "kernel_manager": self.kernel_manager,
+            "kernel_options": self.kernel_options,
             "cwd": self.cwd,
             "provenance": {
                 "run_id": self.spec.run_id,
@@ -330,7 +337,8 @@ def _kill(proc) -> None:
 @register
 class LocalTarget(Target):
     """Runs plans on this machine with papermill (``parallelism`` points at once); with
-    ``kernel_manager="gateway"`` the points' kernels run on a Jupyter Gateway instead."""
+    ``kernel_manager="gateway"`` the points' kernels run on a Jupyter Gateway instead;
+    ``start_timeout`` bounds a kernel's start."""
 
     kind = "local"
     writes_workspace = True
@@ -341,6 +349,7 @@ class LocalTarget(Target):
         parallelism: int | None = None,
         kernel: str | None = None,
         kernel_manager: str | None = None,
+        start_timeout: float | None = None,
         **settings,
     ):
         super().__init__(
@@ -348,9 +357,10 @@ class LocalTarget(Target):
             parallelism=parallelism or os.cpu_count() or 1,
             kernel=kernel,
             kernel_manager=kernel_manager,
+            start_timeout=start_timeout,
             **settings,
         )
-        _kernel_manager(kernel_manager)  # a wrong class name fails here, not in every point
+        self._kernel_options = kernel_options(kernel_manager, start_timeout)
         self._runs: dict[str, LocalRun] = {}
         _warm_up()
 
@@ -365,7 +375,7 @@ class LocalTarget(Target):
             parallelism=spec.plan.parallelism or self.settings["parallelism"],
             kernel=spec.plan.kernel or spec.kernel or self.settings.get("kernel"),
             known=known,
-            kernel_manager=self.settings.get("kernel_manager"),
+            kernel_options=self._kernel_options,
         )
         self._runs[spec.run_id] = run
         run.start()

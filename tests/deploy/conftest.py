@@ -106,6 +106,8 @@ class Hub:
             "MvdpApp": {
                 "poll_interval": 0.2,
                 "targets": {
+                    # the embedded runner, with room for kernels starting on a crowded node
+                    "local": {"kind": "local", "start_timeout": 300},
                     SHARED_TARGET: {
                         "kind": "airflow",
                         "api_url": self.airflow.url,
@@ -114,7 +116,7 @@ class Hub:
                         "dags_location": str(self.dir / "airflow" / "dags"),
                         "notebooks_location": str(self.dir / "airflow" / "notebooks"),
                         "outputs_location": str(self.dir / "airflow" / "outputs"),
-                    }
+                    },
                 },
             }
         }

@@ -172,3 +172,16 @@ def test_the_default_local_target_still_uses_local_kernels(server, gateway):
     out = nbformat.read(server["root"] / done["points"][0]["output"], as_version=4)
     printed = "".join(o.get("text", "") for o in out.cells[-1].outputs)
     assert f"cwd: {server['root']}" in printed
+
+
+def test_kernel_options_are_resolved_once_and_a_wrong_class_fails_at_start_up():
+    from jupyter_mvdp.gateway import GatewayKernelManager
+    from jupyter_mvdp.targets.local import LocalTarget, kernel_options
+
+    assert kernel_options(None, None) == {}
+    assert kernel_options("gateway", 300) == {
+        "kernel_manager_class": GatewayKernelManager,
+        "start_timeout": 300.0,
+    }
+    with pytest.raises(ImportError):
+        LocalTarget("broken", kernel_manager="no_such_module.Manager")

@@ -30,7 +30,9 @@ async def test_five_users_times_ten_concurrent_productionizes(hub):
 
         for run_id, x in result.posted.items():
             status, doc = await client.call("GET", f"mvdp/runs/{run_id}")
-            assert status == 200 and doc["state"] == "success", doc
+            assert status == 200, doc
+            errors = [(p["error"], p.get("log")) for p in doc["points"]]
+            assert doc["state"] == "success", (doc["message"], errors)
             assert [p["metrics"] for p in doc["points"]] == [{"score": x}]  # its own output
             assert doc["points"][0]["output"].startswith(f"mvdp-runs/{doc['pipeline']}/{run_id}/")
             pipelines.setdefault(doc["pipeline"], set()).add(client.user)
