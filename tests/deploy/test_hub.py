@@ -92,6 +92,21 @@ async def test_two_hub_users_productionize_the_same_notebook_apart(hub):
     status, still = await alice.call("GET", f"mvdp/runs/{run}")
     assert status == 200 and still["state"] == "success"
 
+    # The owner is whoever the hub authenticated for the request, not the server's user or OS
+    # account: the admin service acting on Alice's server runs under its own name.
+    status, service_run = await alice.call(
+        "POST",
+        "mvdp/runs",
+        {"notebook": "same.ipynb", "plan": {**PLAN, "grid": {"x": [1]}}},
+        token=hub.service_token,
+    )
+    assert status == 202, service_run
+    assert "test_driver" in service_run["pipeline"]
+    status, runs = await alice.call("GET", "mvdp/runs")
+    assert service_run["run_id"] not in {r["run_id"] for r in runs["runs"]}
+    status, _ = await alice.call("GET", f"mvdp/runs/{service_run['run_id']}")
+    assert status == 404
+
 
 @pytest.mark.timeout(300)
 async def test_a_target_the_admin_configured_reaches_every_user_without_its_secret(hub):
