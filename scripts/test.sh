@@ -27,10 +27,7 @@ jlpm lint:check
 step "Frontend unit tests (jest)"
 jlpm test
 
-step "Python tests (unit, local runner, server extension, real Airflow 3)"
-python -m pytest -p no:cacheprovider -q
-
-step "Browser tests (Galata in Debian's Chromium)"
+step "Debian's Chromium (the browser tests: Galata, and the hub login test in pytest)"
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
@@ -38,6 +35,11 @@ if [ ! -x /usr/bin/chromium ]; then
     sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   fi
 fi
+
+step "Python tests (unit, local runner, server extension, real Airflow 3, wheel, JupyterHub, Enterprise Gateway)"
+python -m pytest -p no:cacheprovider -q
+
+step "Browser tests (Galata in Debian's Chromium)"
 (cd ui-tests && jlpm install --immutable && CI=1 jlpm playwright test)
 
 step "All checks passed"

@@ -67,7 +67,8 @@ def execute_point(job: dict, conn) -> None:
             cwd=job["cwd"],
             progress_bar=False,
             log_output=False,
-            kernel_manager_class=LifelineKernelManager,
+            # a kernel that dies with this worker, unless the target names another manager
+            **{"kernel_manager_class": LifelineKernelManager, **job.get("kernel_options", {})},
         )
         conn.send({"error": None})
     except papermill.PapermillExecutionError as e:
@@ -86,6 +87,26 @@ def cell_error(e, output: str) -> str:
     except Exception:  # no output notebook
         described = None
     return described or f"cell {e.cell_index}: " + one_line(e.ename, e.evalue)
+
+
+KERNEL_MANAGERS = {"gateway": "jupyter_mvdp.gateway.GatewayKernelManager"}
+
+
+def kernel_options(kernel_manager: str | None, start_timeout: float | None) -> dict:
+    """papermill's kernel options from the target's settings: ``kernel_manager`` (a dotted
+    class name, or ``gateway``: the kernels of a Jupyter Gateway, see gateway.py) and
+    ``start_timeout`` (seconds a kernel may take to start; papermill's 60 s is short on a
+    crowded hub node). Resolved once, so a wrong class name fails at start-up."""
+    options: dict = {}
+    if kernel_manager:
+        from traitlets.utils.importstring import import_item
+
+        options["kernel_manager_class"] = import_item(
+            KERNEL_MANAGERS.get(kernel_manager, kernel_manager)
+        )
+    if start_timeout:
+        options["start_timeout"] = float(start_timeout)
+    return options
 
 
 def _report(conn, error: str, details: str) -> None:
@@ -137,8 +158,17 @@ def log_path(output_dir: str | Path, point_id: str) -> Path:
 class LocalRun(threading.Thread):
     """One run of a plan: rounds of points in worker processes, then the strategy's decision."""
 
-    def __init__(self, spec: RunSpec, notebook, parallelism: int, kernel: str | None, known=None):
+    def __init__(
+        self,
+        spec: RunSpec,
+        notebook,
+        parallelism: int,
+        kernel: str | None,
+        known=None,
+        kernel_options: dict | None = None,
+    ):
         super().__init__(name=f"mvdp-local-{spec.run_id}", daemon=True)
+        self.kernel_options = kernel_options or {}
         self.spec = spec
         self.notebook = notebook
         self.parallelism = max(1, parallelism)
@@ -229,6 +259,7 @@ class LocalRun(threading.Thread):
             "log": str(log_path(self.out, point_id)),
             "parameters": parameters,
             "kernel": self.kernel,
+            "kernel_options": self.kernel_options,
             "cwd": self.cwd,
             "provenance": {
                 "run_id": self.spec.run_id,
@@ -361,7 +392,9 @@ def _kill(proc) -> None:
 class LocalTarget(Target):
     """Runs plans on this machine with papermill: ``parallelism`` points at once by default
     (the cores), a plan may ask for up to ``max_parallelism`` (4 per core): each point is a
-    process and a kernel, so no request can start an unbounded number of them."""
+    process and a kernel, so no request can start an unbounded number of them. With
+    ``kernel_manager="gateway"`` the points' kernels run on a Jupyter Gateway instead;
+    ``start_timeout`` bounds a kernel's start."""
 
     kind = "local"
     writes_workspace = True
@@ -372,6 +405,8 @@ class LocalTarget(Target):
         parallelism: int | None = None,
         kernel: str | None = None,
         max_parallelism: int | None = None,
+        kernel_manager: str | None = None,
+        start_timeout: float | None = None,
         **settings,
     ):
         cores = os.cpu_count() or 1
@@ -380,8 +415,11 @@ class LocalTarget(Target):
             parallelism=parallelism or cores,
             max_parallelism=max_parallelism or max(4 * cores, parallelism or 0),
             kernel=kernel,
+            kernel_manager=kernel_manager,
+            start_timeout=start_timeout,
             **settings,
         )
+        self._kernel_options = kernel_options(kernel_manager, start_timeout)
         self._runs: dict[str, LocalRun] = {}
         _warm_up()
 
@@ -396,6 +434,7 @@ class LocalTarget(Target):
             parallelism=min(spec.plan.parallelism or default, cap),
             kernel=spec.plan.kernel or spec.kernel or self.settings.get("kernel"),
             known=known,
+            kernel_options=self._kernel_options,
         )
         self._runs[spec.run_id] = run
         run.start()
