@@ -291,9 +291,7 @@ class AirflowTarget(Target):
             state = _POINT_STATES.get(_value(ti.state), "queued")
             points[spec.points[index].id] = PointStatus(
                 state=state,
-                error=f"Airflow task {ti.task_id}[{ti.map_index}] {_value(ti.state)}; see its log"
-                if state == "failed"
-                else None,
+                error=_tries_note(ti),
                 started=ti.start_date.timestamp() if ti.start_date else None,
                 finished=ti.end_date.timestamp() if ti.end_date else None,
             )
@@ -437,6 +435,24 @@ def _log_line(line) -> str:
     for error in line.get("error_detail") or []:
         text += f"\n{error.get('exc_type')}: {error.get('exc_value')}"
     return text
+
+
+def _tries_note(ti) -> str | None:
+    """What the lab shows of a point's task beyond its state: a failure, a retry under way
+    (a worker died, the notebook failed) or a success that needed more than one try."""
+    label, state, tries = (
+        f"Airflow task {ti.task_id}[{ti.map_index}]",
+        _value(ti.state),
+        ti.try_number or 1,
+    )
+    if state in ("failed", "upstream_failed"):
+        after = f" after {tries} tries" if tries > 1 else ""
+        return f"{label} {state}{after}; see its log"
+    if state == "up_for_retry":
+        return f"{label}: try {tries} failed (see its log); Airflow retries it"
+    if state in ("running", "queued", "success") and tries > 1:
+        return f"{label}: try {tries} (an earlier try failed; see its log)"
+    return None
 
 
 def _value(state) -> str | None:
