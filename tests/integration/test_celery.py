@@ -4,6 +4,7 @@ stack for the module. What each point ran on is read back from Airflow's task in
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import nbformat
@@ -33,51 +34,71 @@ def celery_airflow():
 
 @pytest.fixture
 def celery_manager(tmp_path, celery_airflow):
-    """A server root with a tiny notebook that sleeps ``seconds``."""
+    """A server root with tiny notebooks that sleep ``seconds``: one per test, so each test
+    deploys its own DAG (a re-deployed DAG could still run its former options)."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell("i = 0\nseconds = 0.5", metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell("import time\n\ntime.sleep(seconds)"),
     ]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, tmp_path / "sleep.ipynb")
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    for name in ("queue", "pool", "kill"):
+        nbformat.write(nb, tmp_path / f"sleep_{name}.ipynb")
     store = RunStore(tmp_path / "runs.sqlite")
-    targets = build_targets({"airflow": celery_airflow.target_settings()})
+    targets = build_targets(
+        {"airflow": {**celery_airflow.target_settings(), "request_timeout": 60}}
+    )
     yield RunManager(store, targets, root_dir=tmp_path, user="tester")
     store.close()
 
 
+_tokens: dict[str, str] = {}
+
+
 def api(airflow: DevAirflow, method: str, path: str, **kwargs) -> dict:
+    """One REST call (a generous timeout: the 2-core CI machine runs other stacks too)."""
+    token = _tokens.get(airflow.url) or _tokens.setdefault(airflow.url, airflow.token())
     response = requests.request(
         method,
         f"{airflow.url}/api/v2/{path}",
-        headers={"Authorization": f"Bearer {airflow.token()}"},
-        timeout=10,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
         **kwargs,
     )
     response.raise_for_status()
     return response.json()
 
 
-def point_tasks(airflow: DevAirflow, run_id: str) -> list[dict]:
+def point_tasks(airflow: DevAirflow, doc: dict) -> list[dict]:
     """The run's run_point task instances, by map index."""
-    tis = api(airflow, "GET", f"dags/~/dagRuns/{run_id}/taskInstances", params={"limit": 100})
+    path = f"dags/{doc['pipeline']}/dagRuns/{doc['run_id']}/taskInstances"
+    tis = api(airflow, "GET", path, params={"limit": 100})
     return sorted(
         (t for t in tis["task_instances"] if t["task_id"] == "run_point"),
         key=lambda t: t["map_index"],
     )
 
 
-def run(manager: RunManager, grid: dict, **plan) -> dict:
+def run(manager: RunManager, notebook: str, grid: dict, **plan) -> dict:
     plan = {"grid": grid, "strategy": {"kind": "grid"}, **plan}
-    run_id = manager.submit("sleep.ipynb", plan, "airflow", background=False)
+    run_id = manager.submit(notebook, plan, "airflow", background=False)
     return manager.wait(run_id, interval=0.5)
 
 
 def test_queue_ml_runs_every_point_on_the_ml_worker(celery_airflow, celery_manager):
-    doc = run(celery_manager, {"i": [0, 1, 2, 3]}, parallelism=4, executor={"queue": "ml"})
+    doc = run(
+        celery_manager,
+        "sleep_queue.ipynb",
+        {"i": [0, 1, 2, 3]},
+        parallelism=4,
+        executor={"queue": "ml"},
+    )
     assert doc["state"] == "success", doc["message"]
-    tasks = point_tasks(celery_airflow, doc["run_id"])
+    tasks = point_tasks(celery_airflow, doc)
     assert [t["map_index"] for t in tasks] == [0, 1, 2, 3]
     assert {(t["queue"], t["hostname"], t["state"]) for t in tasks} == {("ml", "ml", "success")}
 
@@ -87,15 +108,16 @@ def test_a_pool_of_one_slot_runs_one_point_at_a_time(celery_airflow, celery_mana
     # default queue: both workers take it, so only the pool keeps the points apart
     doc = run(
         celery_manager,
+        "sleep_pool.ipynb",
         {"i": [0, 1, 2, 3], "seconds": [1.0]},
         parallelism=4,
         executor={"pool": "mvdp_one"},
     )
     assert doc["state"] == "success", doc["message"]
-    tasks = point_tasks(celery_airflow, doc["run_id"])
+    tasks = point_tasks(celery_airflow, doc)
     assert len(tasks) == 4 and {t["pool"] for t in tasks} == {"mvdp_one"}
     spans = sorted((t["start_date"], t["end_date"]) for t in tasks)
-    for (_, end), (start, _) in zip(spans, spans[1:]):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert end <= start, f"two points of a one-slot pool overlapped: {spans}"
 
 
@@ -105,15 +127,18 @@ def test_a_worker_killed_mid_point(celery_airflow, celery_manager):
     points finish, and the run's document says what happened to the point."""
     plan = {"grid": {"seconds": [12.0, 0.5, 0.6, 0.7]}, "strategy": {"kind": "grid"}}
     plan["parallelism"] = 2
-    run_id = celery_manager.submit("sleep.ipynb", plan, "airflow", background=True)
+    run_id = celery_manager.submit("sleep_kill.ipynb", plan, "airflow", background=True)
+    submitted = celery_manager.store.document(run_id)
     victim, deadline = None, time.monotonic() + 120
     while victim is None and time.monotonic() < deadline:
-        long_point = next(
-            (t for t in point_tasks(celery_airflow, run_id) if t["map_index"] == 0), None
-        )
+        time.sleep(0.5)
+        try:
+            tasks = point_tasks(celery_airflow, submitted)
+        except requests.HTTPError:  # deploying: the DAG run does not exist yet
+            continue
+        long_point = next((t for t in tasks if t["map_index"] == 0), None)
         if long_point and long_point["state"] == "running" and long_point["hostname"]:
             victim = long_point["hostname"]
-        time.sleep(0.5)
     assert victim in ("default", "ml"), "the long point never started"
     try:
         time.sleep(2)  # the notebook is running
@@ -121,7 +146,7 @@ def test_a_worker_killed_mid_point(celery_airflow, celery_manager):
         doc = celery_manager.wait(run_id, interval=1)
     finally:
         celery_airflow.start_worker(victim)
-    tasks = point_tasks(celery_airflow, run_id)
+    tasks = point_tasks(celery_airflow, submitted)
     assert [t["state"] for t in tasks[1:]] == ["success"] * 3
     killed = tasks[0]
     tries = api(
