@@ -15,6 +15,7 @@ the harness uses exactly those.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -280,9 +281,14 @@ class DevAirflow:
         return self.workers[name]
 
     def kill_worker(self, name: str) -> None:
-        """SIGKILL the worker ``name`` and its task processes, as a machine crash would."""
+        """SIGKILL the worker ``name`` and its task processes (each task runs in a session
+        of its own), as a machine crash would."""
         proc = self.workers.pop(name)
+        tasks = _descendants(proc.pid)
         os.killpg(proc.pid, signal.SIGKILL)
+        for pid in tasks:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.wait()
         self._procs.remove(proc)
 
@@ -371,6 +377,23 @@ class DevAirflow:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc), whatever its process group."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def redis_command(port: int) -> list[str]:
