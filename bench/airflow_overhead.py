@@ -51,7 +51,7 @@ def _t(value: str | None) -> float:
     return datetime.fromisoformat(value).timestamp()
 
 
-def breakdown(airflow: DevAirflow, manager: RunManager, run_id: str) -> dict:
+def breakdown(airflow: DevAirflow, manager: RunManager, run_id: str, ws: Path) -> dict:
     """Where an Airflow run's time went, from Airflow's own timestamps (seconds)."""
     doc = manager.store.document(run_id)
     headers = {"Authorization": f"Bearer {airflow.token()}"}
@@ -68,7 +68,7 @@ def breakdown(airflow: DevAirflow, manager: RunManager, run_id: str) -> dict:
     last = max(_t(p["end_date"]) for p in points)
     notebook = []  # papermill's own duration of each point (kernel start + cells)
     for p in doc["points"]:
-        meta = json.loads((Path(manager.root_dir) / p["output"]).read_text())["metadata"]
+        meta = json.loads((ws / p["output"]).read_text())["metadata"]
         notebook.append(meta["papermill"]["duration"])
     task = [_t(p["end_date"]) - _t(p["start_date"]) for p in points]
     queued = [_t(p["start_date"]) - _t(p["queued_when"]) for p in points if p.get("queued_when")]
@@ -104,7 +104,7 @@ def measure(executor: str, repeat: int) -> dict:
             total, start, run_id = makespan(manager, plan, "airflow")
             result["airflow"].append(total)
             result["first"].append(start)
-            result["parts"].append(breakdown(airflow, manager, run_id))
+            result["parts"].append(breakdown(airflow, manager, run_id, ws))
             result["local"].append(makespan(manager, plan, "local")[0])
         result["parallelism"] = plan["parallelism"]
         return result
