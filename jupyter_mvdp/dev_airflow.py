@@ -52,10 +52,11 @@ RECOMMENDED_SETTINGS = {
     # the task supervisor notices a finished task only at its next wake-up (default 5 s):
     # each point would keep its executor slot up to 5 s after its notebook ended
     "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
-    # a deployed DAG file is parsed within a second instead of after up to 5 minutes
+    # a deployed DAG file is parsed within a second instead of after up to 5 minutes (a
+    # changed file is parsed again at once, whatever [dag_processor] min_file_process_interval:
+    # leave that at its default, 30 s, rather than re-parse every file all the time)
     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "1",
     "AIRFLOW__DAG_PROCESSOR__BUNDLE_REFRESH_CHECK_INTERVAL": "1",
-    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
     # the scheduler loop schedules the mapped points and the next task without idling 1 s
     "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
 }
