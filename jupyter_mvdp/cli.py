@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dev-airflow", help="start a local Airflow 3 for trying the Airflow target")
     p.add_argument("--port", type=int)
     p.add_argument("--home", help="AIRFLOW_HOME (default: a temporary folder)")
+    p.add_argument(
+        "--executor",
+        choices=("local", "celery"),
+        default="local",
+        help="celery: also Redis and two Celery workers (queues default and ml)",
+    )
     return parser
 
 
@@ -268,7 +274,7 @@ def _cancel(args) -> int:
 def _dev_airflow(args) -> int:
     from .dev_airflow import serve_forever
 
-    return serve_forever(port=args.port, home=args.home)
+    return serve_forever(port=args.port, home=args.home, executor=args.executor)
 
 
 _COMMANDS = {

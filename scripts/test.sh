@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README: "Run the tests"). From a clean clone it installs everything
 # it needs: the project venv (.venv) with the package and its test extras (building the
-# JupyterLab extension), Debian's Chromium for the browser tests, the Airflow venv (created by
+# JupyterLab extension), Debian's Chromium for the browser tests and redis-server for the
+# CeleryExecutor tests, the Airflow venv (created by
 # the test harness on first use, cached under ~/.cache/jupyter-mvdp), then runs every check:
 # lint, frontend unit tests, Python tests (unit, real kernels, real jupyter_server, real
 # Airflow 3) and the Galata browser tests.
@@ -26,6 +27,15 @@ jlpm lint:check
 
 step "Frontend unit tests (jest)"
 jlpm test
+
+step "Redis (Debian's redis-server: the broker of the CeleryExecutor tests)"
+if [ ! -x /usr/bin/redis-server ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  fi
+fi
 
 step "Debian's Chromium (the browser tests: Galata, and the hub login test in pytest)"
 if [ ! -x /usr/bin/chromium ]; then

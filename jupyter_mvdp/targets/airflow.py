@@ -4,8 +4,8 @@ Airflow's API cannot upload a DAG, so ``deploy`` writes the DAG file and the not
 the deployment reads them (fsspec URLs: a shared folder, ``s3://``, ``gs://``...), then waits
 through the API until the DAG is parsed, surfacing Airflow's own import error when there is
 one. ``trigger`` passes the ordered points as the run's conf, so a new grid runs without a new
-file. ``poll`` is two paged calls per run (the DAG run, its task instances), whatever the grid
-size. Outputs come back through fsspec from the outputs location.
+file. ``poll`` is two calls per run (the DAG run, the task instances that changed since the
+last poll), whatever the grid size. Outputs come back through fsspec from the outputs location.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import posixpath
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,8 @@ class AirflowTarget(Target):
     kind = "airflow"
     secret_settings = ("password", "token")
     page_size = 100  # task instances per API call (Airflow's default page)
+    changed_margin = 10.0  # seconds: see _task_instances
+    full_every = 30  # polls: a full read now and then, whatever the clocks say
 
     def __init__(
         self,
@@ -112,6 +115,9 @@ class AirflowTarget(Target):
         self.timeout = request_timeout
         self._token: str | None = self.settings["token"]
         self._client = None
+        self._seen: dict[str, dict] = {}  # run id -> (task id, map index) -> task instance
+        self._asked: dict[str, float] = {}  # run id -> when its task instances were last read
+        self._polls: dict[str, int] = {}
 
     # --- the API, with auth and errors handled once ----------------------------------
 
@@ -280,8 +286,18 @@ class AirflowTarget(Target):
 
     # --- follow -----------------------------------------------------------------------
 
-    def _task_instances(self, spec: RunSpec) -> list:
-        found, offset = [], 0
+    def _task_instances(self, spec: RunSpec, full: bool = False) -> list:
+        """The run's task instances. After a first full read, only those Airflow updated
+        since the last poll (minus ``changed_margin`` seconds for clock skew and commits
+        landing late), merged into what was seen: one page per poll whatever the grid size.
+        ``full`` (and every ``full_every`` polls) reads them all again."""
+        seen = self._seen.get(spec.run_id)
+        polls = self._polls[spec.run_id] = self._polls.get(spec.run_id, 0) + 1
+        asked_at = time.time()
+        since = None
+        if seen is not None and not full and polls % self.full_every:
+            since = datetime.fromtimestamp(self._asked[spec.run_id] - self.changed_margin, UTC)
+        found, offset = {}, 0
         while True:
             page = self._call(
                 "TaskInstanceApi",
@@ -290,16 +306,28 @@ class AirflowTarget(Target):
                 spec.run_id,
                 limit=self.page_size,
                 offset=offset,
+                **({"updated_at_gte": since} if since else {}),
             )
-            found.extend(page.task_instances)
+            found.update({(ti.task_id, ti.map_index): ti for ti in page.task_instances})
             offset += len(page.task_instances)
             if not page.task_instances or offset >= (page.total_entries or 0):
-                return found
+                break
+        self._seen[spec.run_id] = {**(seen or {}), **found} if since else found
+        self._asked[spec.run_id] = asked_at
+        return list(self._seen[spec.run_id].values())
+
+    def forget(self, run_id: str) -> None:
+        """Drop what polling kept of a run."""
+        for cache in (self._seen, self._asked, self._polls):
+            cache.pop(run_id, None)
 
     def poll(self, spec: RunSpec) -> Snapshot:
         dag_id = self.dag_id(spec)
         run = self._call("DagRunApi", "get_dag_run", dag_id, spec.run_id)
-        tis = self._task_instances(spec)
+        ended = _value(run.state) in ("success", "failed")
+        tis = self._task_instances(spec, full=ended)  # the last snapshot: every task read
+        if ended:
+            self.forget(spec.run_id)
         first_index = dict(task_layout(spec.plan, len(spec.points)))
         points = {p.id: PointStatus(state="queued") for p in spec.points}
         finished = str(run.state.value if hasattr(run.state, "value") else run.state) in (
@@ -315,9 +343,7 @@ class AirflowTarget(Target):
             state = _POINT_STATES.get(_value(ti.state), "queued")
             points[spec.points[index].id] = PointStatus(
                 state=state,
-                error=f"Airflow task {ti.task_id}[{ti.map_index}] {_value(ti.state)}; see its log"
-                if state == "failed"
-                else None,
+                error=_tries_note(ti),
                 started=ti.start_date.timestamp() if ti.start_date else None,
                 finished=ti.end_date.timestamp() if ti.end_date else None,
             )
@@ -465,6 +491,24 @@ def _log_line(line) -> str:
     for error in line.get("error_detail") or []:
         text += f"\n{error.get('exc_type')}: {error.get('exc_value')}"
     return text
+
+
+def _tries_note(ti) -> str | None:
+    """What the lab shows of a point's task beyond its state: a failure, a retry under way
+    (a worker died, the notebook failed) or a success that needed more than one try."""
+    label, state, tries = (
+        f"Airflow task {ti.task_id}[{ti.map_index}]",
+        _value(ti.state),
+        ti.try_number or 1,
+    )
+    if state in ("failed", "upstream_failed"):
+        after = f" after {tries} tries" if tries > 1 else ""
+        return f"{label} {state}{after}; see its log"
+    if state == "up_for_retry":
+        return f"{label}: try {tries} failed (see its log); Airflow retries it"
+    if state in ("running", "queued", "success") and tries > 1:
+        return f"{label}: try {tries} (an earlier try failed; see its log)"
+    return None
 
 
 def _value(state) -> str | None:
