@@ -1,7 +1,8 @@
 """`jupyter mvdp`: the same core and targets as the lab, for terminals and CI.
 
 Exit codes: 0 success; 1 a run that failed, was cancelled, or a canary that alerted;
-2 bad input (one line on stderr naming the problem, never a traceback).
+2 bad input (one line on stderr naming the problem, never a traceback; with ``--json`` a JSON
+document ``{"error", "message"}`` on stdout instead, same exit code).
 """
 
 from __future__ import annotations
@@ -14,16 +15,24 @@ import time
 from pathlib import Path
 
 from . import params
-from .exceptions import MvdpError
+from .exceptions import MvdpError, RunNotFound
 from .metrics import format_value, leaderboard, numeric_metric_names
+from .models import Plan
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 _SYMBOLS = {"queued": "·", "running": "▶", "success": "✓", "failed": "✗", "skipped": "–"}
 
 
+class _UsageError(MvdpError):
+    """A command line argparse rejects; bad input like any other."""
+
+
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse's usage errors are bad input too
-        self.exit(EXIT_BAD_INPUT, f"jupyter mvdp: error: {message}\n")
+    def error(self, message: str):  # raised, so main() prints it as text or JSON
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+_PLAN_HELP = "plan JSON file (default: the plan saved in the notebook's metadata.mvdp.plan)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,13 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="render the Airflow DAG of a plan")
     p.add_argument("notebook")
-    p.add_argument("--plan", required=True, help="plan JSON file")
+    p.add_argument("--plan", help=_PLAN_HELP)
     p.add_argument("--target", help="target whose locations the DAG uses (default: local)")
     p.add_argument("-o", "--output", help="write the DAG here (default: stdout)")
 
     p = sub.add_parser("run", help="productionize a plan and follow it to the end")
     p.add_argument("notebook")
-    p.add_argument("--plan", required=True, help="plan JSON file")
+    p.add_argument("--plan", help=_PLAN_HELP)
     p.add_argument("--target", help="target name (default: local)")
     p.add_argument("--json", action="store_true", help="print the run document as JSON")
 
@@ -74,17 +83,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in argv  # also for usage errors, before parsing succeeded
     try:
         args = build_parser().parse_args(argv)
-    except SystemExit as e:  # --help, or a usage error already printed as one line
-        return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
-    try:
         return _COMMANDS[args.command](args)
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
+    except RunNotFound as e:
+        hint = MvdpError(f"{e.message} (list your runs with 'jupyter mvdp status')")
+        return _error(hint, as_json, type(e).__name__)
     except MvdpError as e:
-        print(f"jupyter mvdp: error: {e.message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _error(e, as_json)
     except KeyboardInterrupt:
         return 130
+
+
+def _error(e: MvdpError, as_json: bool, kind: str | None = None) -> int:
+    """Report bad input: one line on stderr, or one JSON document on stdout with --json."""
+    if as_json:
+        doc = e.to_json()
+        doc["error"] = kind or doc["error"].lstrip("_")
+        print(json.dumps(doc))
+    else:
+        print(f"jupyter mvdp: error: {e.message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -122,7 +145,8 @@ def _untag(args) -> int:
 
 def _render(args) -> int:
     manager = _manager(args, args.notebook)
-    spec = manager.prepare(_rel(manager, args.notebook), _read_plan(args.plan), args.target)
+    plan = _load_plan(args)
+    spec = manager.prepare(_rel(manager, args.notebook), plan, args.target)
     if args.output:
         Path(args.output).write_text(spec.dag_source, encoding="utf-8")
         print(
@@ -135,7 +159,7 @@ def _render(args) -> int:
 
 def _run(args) -> int:
     manager = _manager(args, args.notebook)
-    plan = _read_plan(args.plan)
+    plan = _load_plan(args)
     run_id = manager.submit(_rel(manager, args.notebook), plan, args.target, background=False)
     progress = _Progress(manager, run_id, quiet=args.json)
     try:
@@ -223,6 +247,25 @@ def _manager(args, notebook: str):
 
 def _rel(manager, notebook: str) -> str:
     return str(Path(notebook).resolve().relative_to(manager.root))
+
+
+def _load_plan(args) -> Plan:
+    """The plan of --plan, else the one the lab saved in the notebook (``metadata.mvdp.plan``)."""
+    if args.plan:
+        return Plan.from_json(_read_plan(args.plan))
+    nb = params.read_notebook(args.notebook)
+    doc = nb.metadata.get("mvdp", {}).get("plan")
+    if doc is None:
+        raise MvdpError(
+            f"{Path(args.notebook).name} has no saved plan (metadata.mvdp.plan): "
+            "pass --plan FILE or define one in the lab's MVDP panel and save the notebook"
+        )
+    try:
+        return Plan.from_json(doc)
+    except MvdpError as e:
+        raise MvdpError(
+            f"The plan saved in {Path(args.notebook).name}: {e.message}", errors=e.errors
+        ) from None
 
 
 def _read_plan(path: str) -> dict:
