@@ -6,6 +6,7 @@ export namespace CommandIDs {
   export const toggleParametersCell = 'mvdp:toggle-parameters-cell';
   export const openPanel = 'mvdp:open-panel';
   export const viewDag = 'mvdp:view-dag';
+  export const openRun = 'mvdp:open-run';
 }
 
 /** The papermill tag of the parameters cell. */
