@@ -11,6 +11,7 @@ import {
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { Cell } from '@jupyterlab/cells';
+import { PathExt } from '@jupyterlab/coreutils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -174,22 +175,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     const announce = (run: IRun) => {
+      const notebook = PathExt.basename(run.notebook);
       const actions = [
         { label: 'Open run', callback: () => openRun(run.run_id) }
       ];
       const counts = `${run.counts.success} succeeded, ${run.counts.failed} failed`;
       if (run.outcome === 'alert') {
-        Notification.warning(`Canary alert on ${run.notebook}: ${run.reason}`, {
+        Notification.warning(`Canary alert on ${notebook}: ${run.reason}`, {
           autoClose: false,
           actions
         });
       } else if (run.state === 'success') {
-        Notification.success(`Run of ${run.notebook} finished: ${counts}`, {
+        Notification.success(`Run of ${notebook} finished: ${counts}`, {
           autoClose: 8000,
           actions
         });
       } else {
-        Notification.error(`Run of ${run.notebook} ${run.state}: ${counts}`, {
+        Notification.error(`Run of ${notebook} ${run.state}: ${counts}`, {
           autoClose: false,
           actions
         });

@@ -1,5 +1,6 @@
 /** A run in the main area: one MainAreaWidget per run, tracked so the layout restores it. */
 import { MainAreaWidget } from '@jupyterlab/apputils';
+import { PathExt } from '@jupyterlab/coreutils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LabIcon, ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
@@ -30,7 +31,9 @@ export class RunWidget extends MainAreaWidget<ReactWidget> {
     this.id = `jp-mvdp-run-${runId}`;
     const label = () => {
       const run = options.runs.get(runId);
-      this.title.label = run ? `Run ${run.notebook}` : `Run ${runId}`;
+      this.title.label = run
+        ? `Run ${PathExt.basename(run.notebook)}`
+        : `Run ${runId}`;
     };
     label();
     options.runs.changed.connect(label, this);
