@@ -11,7 +11,6 @@ import {
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { Cell } from '@jupyterlab/cells';
-import { PathExt } from '@jupyterlab/coreutils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -20,8 +19,8 @@ import * as React from 'react';
 
 import mvdpSvg from '../style/icons/mvdp.svg';
 import parametersSvg from '../style/icons/parameters.svg';
-import { IRun } from './api';
 import { DagView } from './components/DagView';
+import { announceRuns } from './notifications';
 import { MvdpPanel } from './panel';
 import { PlanModel } from './planModel';
 import { requestAPI } from './request';
@@ -174,30 +173,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    const announce = (run: IRun) => {
-      const notebook = PathExt.basename(run.notebook);
-      const actions = [
-        { label: 'Open run', callback: () => openRun(run.run_id) }
-      ];
-      const counts = `${run.counts.success} succeeded, ${run.counts.failed} failed`;
-      if (run.outcome === 'alert') {
-        Notification.warning(`Canary alert on ${notebook}: ${run.reason}`, {
-          autoClose: false,
-          actions
-        });
-      } else if (run.state === 'success') {
-        Notification.success(`Run of ${notebook} finished: ${counts}`, {
-          autoClose: 8000,
-          actions
-        });
-      } else {
-        Notification.error(`Run of ${notebook} ${run.state}: ${counts}`, {
-          autoClose: false,
-          actions
-        });
-      }
-    };
-    runs.finished.connect((_, run) => announce(run));
+    announceRuns(runs, openRun);
 
     app.commands.addCommand(CommandIDs.viewDag, {
       label: 'View the generated DAG',

@@ -32,11 +32,6 @@ export class RunsModel {
     return this._finished;
   }
 
-  /** A canary decision arriving live (`outcome` is `deploy` or `alert`). */
-  get outcome(): ISignal<this, IRunEvent> {
-    return this._outcome;
-  }
-
   get(runId: string): IRun | undefined {
     return this._runs.find(r => r.run_id === runId);
   }
@@ -89,9 +84,6 @@ export class RunsModel {
       r.run_id === event.run_id ? applyEvent(r, event) : r
     );
     this._changed.emit();
-    if (event.kind === 'outcome') {
-      this._outcome.emit(event);
-    }
     if (event.kind === 'run' && DONE.includes(event.state ?? '')) {
       // REST has the final ranking, best point and reasons
       this.fetch(event.run_id)
@@ -103,5 +95,4 @@ export class RunsModel {
   private _runs: IRun[] = [];
   private _changed = new Signal<this, void>(this);
   private _finished = new Signal<this, IRun>(this);
-  private _outcome = new Signal<this, IRunEvent>(this);
 }

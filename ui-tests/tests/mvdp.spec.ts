@@ -94,6 +94,7 @@ test('tag, define a 6-point grid, productionize locally, follow it in the main a
   page,
   tmpPath
 }) => {
+  test.slow(); // the whole flow with a 6-point run: more time on a busy machine
   const notebook = await upload(page, tmpPath, false);
   let panel = await openPanel(page, notebook);
   await expect(panel.locator('.jp-mvdp-noParameters')).toContainText(
@@ -139,19 +140,25 @@ test('tag, define a 6-point grid, productionize locally, follow it in the main a
     run.locator('.jp-mvdp-point.jp-mvdp-state-running').first()
   ).toBeVisible({ timeout: 60000 });
   await shot(run, '4-running');
+
+  // close the run while it runs: the notification of its end has an action reopening it
+  await page
+    .locator('.lm-TabBar-tab', { hasText: 'Run titanic.ipynb' })
+    .locator('.lm-TabBar-tabCloseIcon')
+    .click();
+  await expect(run).toHaveCount(0);
+  const toast = page.locator('.Toastify__toast', {
+    hasText: 'Run of titanic.ipynb finished: 6 succeeded, 0 failed'
+  });
+  await toast
+    .getByRole('button', { name: 'Open run' })
+    .click({ timeout: 180000 });
   await expect(run.locator('.jp-mvdp-runHeader .jp-mvdp-state')).toHaveText(
-    'success',
-    { timeout: 180000 }
+    'success'
   );
   await expect(run.locator('.jp-mvdp-point.jp-mvdp-state-success')).toHaveCount(
     6
   );
-
-  // the notification of the finished run, with an action opening it
-  const toast = page.locator('.Toastify__toast', {
-    hasText: 'Run of titanic.ipynb finished: 6 succeeded, 0 failed'
-  });
-  await expect(toast).toBeVisible();
 
   // parameters first, point id last, one format per column, the best row marked
   const headers = run.locator('.jp-mvdp-leaderboard th');
@@ -175,6 +182,12 @@ test('tag, define a 6-point grid, productionize locally, follow it in the main a
     run.locator('.jp-mvdp-vega canvas, .jp-mvdp-vega svg').first()
   ).toBeVisible();
   await shot(run, '5-leaderboard-and-plot');
+  // the generated DAG, read only
+  await run.getByText('Generated DAG').click();
+  await expect(run.locator('.jp-mvdp-dagSource')).toContainText(
+    'Grid search of'
+  );
+  await run.getByText('Generated DAG').click();
   await run.getByLabel('plot parameter').selectOption('n_estimators');
   await expect(
     run.locator('.jp-mvdp-vega canvas, .jp-mvdp-vega svg').first()
@@ -198,15 +211,6 @@ test('tag, define a 6-point grid, productionize locally, follow it in the main a
   await expect(
     page.locator('.lm-TabBar-tab', { hasText: `${id}.ipynb` })
   ).toBeVisible();
-
-  // the toast's action reopens a closed run
-  await page
-    .locator('.lm-TabBar-tab', { hasText: 'Run titanic.ipynb' })
-    .locator('.lm-TabBar-tabCloseIcon')
-    .click();
-  await expect(run).toHaveCount(0);
-  await toast.getByRole('button', { name: 'Open run' }).click();
-  await expect(run.locator('.jp-mvdp-point')).toHaveCount(6);
 });
 
 test('the plan lives in the notebook: a reload restores it', async ({
