@@ -20,6 +20,7 @@ import * as React from 'react';
 import mvdpSvg from '../style/icons/mvdp.svg';
 import parametersSvg from '../style/icons/parameters.svg';
 import { DagView } from './components/DagView';
+import { createCompareWidget } from './compare';
 import { announceRuns } from './notifications';
 import { MvdpPanel } from './panel';
 import { PlanModel } from './planModel';
@@ -163,7 +164,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
             rendermime,
             icon: mvdpIcon,
             onOpenOutput: path =>
-              void app.commands.execute('docmanager:open', { path })
+              void app.commands.execute('docmanager:open', { path }),
+            onCompare: (base, remote) =>
+              void app.commands.execute(CommandIDs.compare, { base, remote })
           });
           void runWidgets.add(widget);
           app.shell.add(widget, 'main');
@@ -174,6 +177,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     announceRuns(runs, openRun);
+
+    app.commands.addCommand(CommandIDs.compare, {
+      label: 'Compare two output notebooks (nbdime)',
+      execute: args => {
+        const widget = createCompareWidget(
+          args.base as string,
+          args.remote as string,
+          mvdpIcon
+        );
+        app.shell.add(widget, 'main');
+        return widget;
+      }
+    });
 
     app.commands.addCommand(CommandIDs.viewDag, {
       label: 'View the generated DAG',

@@ -16,6 +16,7 @@ export class RunWidget extends MainAreaWidget<ReactWidget> {
       rendermime: IRenderMimeRegistry;
       icon: LabIcon;
       onOpenOutput: (path: string) => void;
+      onCompare: (base: string, remote: string) => void;
     }
   ) {
     const content = ReactWidget.create(
@@ -24,6 +25,7 @@ export class RunWidget extends MainAreaWidget<ReactWidget> {
         runs={options.runs}
         rendermime={options.rendermime}
         onOpenOutput={options.onOpenOutput}
+        onCompare={options.onCompare}
       />
     );
     content.addClass('jp-mvdp-runContent');

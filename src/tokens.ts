@@ -7,6 +7,7 @@ export namespace CommandIDs {
   export const openPanel = 'mvdp:open-panel';
   export const viewDag = 'mvdp:view-dag';
   export const openRun = 'mvdp:open-run';
+  export const compare = 'mvdp:compare';
 }
 
 /** The papermill tag of the parameters cell. */

@@ -18,6 +18,7 @@ import { StateBadge } from './StateBadge';
 export function Leaderboard(props: {
   run: IRun;
   onOpenOutput: (path: string) => void;
+  onCompare: (base: string, remote: string) => void;
 }): JSX.Element {
   const { run } = props;
   const [sortBy, setSortBy] = React.useState<
@@ -88,6 +89,7 @@ export function Leaderboard(props: {
               run={run}
               point={p}
               onOpenOutput={props.onOpenOutput}
+              onCompare={props.onCompare}
             />
           </td>
         </tr>

@@ -8,8 +8,10 @@ export function PointDetails(props: {
   run: IRun;
   point: IPoint;
   onOpenOutput: (path: string) => void;
+  onCompare: (base: string, remote: string) => void;
 }): JSX.Element {
   const { run, point } = props;
+  const best = run.best?.output && run.best.id !== point.id ? run.best : null;
   const [log, setLog] = React.useState<string | null>(null);
   const [loading, setLoading] = React.useState(false);
   const showLog = async () => {
@@ -42,6 +44,15 @@ export function PointDetails(props: {
             onClick={() => props.onOpenOutput(point.output!)}
           >
             Open output notebook
+          </button>
+        )}
+        {point.output && best && (
+          <button
+            className="jp-mvdp-button jp-mvdp-compareBest"
+            title={`nbdime diff of ${best.output} and ${point.output}`}
+            onClick={() => props.onCompare(best.output!, point.output!)}
+          >
+            Compare with the best
           </button>
         )}
         {point.state !== 'queued' && point.state !== 'skipped' && (

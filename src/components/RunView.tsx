@@ -19,6 +19,7 @@ export function RunView(props: {
   runs: RunsModel;
   rendermime: IRenderMimeRegistry;
   onOpenOutput: (path: string) => void;
+  onCompare: (base: string, remote: string) => void;
 }): JSX.Element {
   useSignal(props.runs.changed);
   const run = props.runs.get(props.runId);
@@ -99,7 +100,11 @@ export function RunView(props: {
         <div className="jp-mvdp-muted">Stopped: {run.reason}</div>
       )}
       <div className="jp-mvdp-results">
-        <Leaderboard run={run} onOpenOutput={props.onOpenOutput} />
+        <Leaderboard
+          run={run}
+          onOpenOutput={props.onOpenOutput}
+          onCompare={props.onCompare}
+        />
         <Plot run={run} rendermime={props.rendermime} />
       </div>
       <details className="jp-mvdp-dag">

@@ -200,6 +200,25 @@ test('tag, define a 6-point grid, productionize locally, follow it in the main a
   await run.locator('.jp-mvdp-showLog').click();
   await expect(run.locator('.jp-mvdp-log')).not.toBeEmpty();
   await shot(run, '6-point-log');
+  await first.click(); // fold it again
+
+  // Compare: nbdime's diff of the last point's output notebook with the best one's
+  const last = run.locator('.jp-mvdp-point').last();
+  const lastId = await last.locator('.jp-mvdp-pointId').textContent();
+  await last.click();
+  await run.getByRole('button', { name: 'Compare with the best' }).click();
+  await expect(
+    page.locator('.lm-TabBar-tab', { hasText: `↔ ${lastId}` })
+  ).toBeVisible();
+  const diff = page.frameLocator('.jp-mvdp-compare iframe');
+  await expect(diff.locator('.jp-Notebook-diff')).toBeVisible();
+  await expect(diff.locator('.jp-Cell-diff').first()).toBeVisible();
+  await shot(page.locator('.jp-mvdp-compare'), '7-compare');
+  await page
+    .locator('.lm-TabBar-tab', { hasText: 'Run titanic.ipynb' })
+    .click();
+  await last.click();
+  await first.click(); // the best point's details again
 
   // Light and Dark themes stay readable
   await shot(run, 'theme-light');
@@ -317,7 +336,7 @@ test('early stopping folds the skipped points; the run tab survives a reload', a
     0
   );
   await expect(run).toContainText('reached the target 0.5');
-  await shot(run, '7-early-stop-skipped');
+  await shot(run, '8-early-stop-skipped');
   await run.locator('.jp-mvdp-skippedRow').click();
   await expect(run.locator('.jp-mvdp-point.jp-mvdp-state-skipped')).toHaveCount(
     6
@@ -375,7 +394,7 @@ test('a bad grid value shows an inline error and Productionize stays disabled', 
     )
   ).toHaveText('ten is not an int');
   await expect(panel.locator('.jp-mvdp-productionize')).toBeDisabled();
-  await shot(panel, '8-bad-value');
+  await shot(panel, '9-bad-value');
 });
 
 test('a target that is down shows its error', async ({ page, tmpPath }) => {
@@ -391,7 +410,7 @@ test('a target that is down shows its error', async ({ page, tmpPath }) => {
     'Cannot reach Airflow at http://127.0.0.1:9'
   );
   await expect(panel).not.toContainText('not-a-real-secret');
-  await shot(panel, '9-target-down');
+  await shot(panel, '10-target-down');
 });
 
 void galata;
