@@ -1,7 +1,8 @@
 """`jupyter mvdp`: the same core and targets as the lab, for terminals and CI.
 
 Exit codes: 0 success; 1 a run that failed, was cancelled, or a canary that alerted;
-2 bad input (one line on stderr naming the problem, never a traceback).
+2 bad input (one line on stderr naming the problem, never a traceback; with ``--json`` a JSON
+document ``{"error", "message"}`` on stdout instead, same exit code).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import time
 from pathlib import Path
 
 from . import documents, params
-from .exceptions import MvdpError
+from .exceptions import MvdpError, RunNotFound
 from .lifeline import Interrupted, signals_as_interrupt
 from .metrics import format_value, leaderboard, numeric_metric_names
+from .models import Plan
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 _SYMBOLS = {"queued": "·", "running": "▶", "success": "✓", "failed": "✗", "skipped": "–"}
@@ -33,9 +35,16 @@ _PIPELINE_HELP = (
 _PIPELINE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
 
 
+class _UsageError(MvdpError):
+    """A command line argparse rejects; bad input like any other."""
+
+
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse's usage errors are bad input too
-        self.exit(EXIT_BAD_INPUT, f"jupyter mvdp: error: {message}\n")
+    def error(self, message: str):  # raised, so main() prints it as text or JSON
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+_PLAN_HELP = "plan JSON file (default: the plan saved in the notebook's metadata.mvdp.plan)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,14 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="render the Airflow DAG of a plan")
     p.add_argument("notebook")
-    p.add_argument("--plan", required=True, help="plan JSON file")
+    p.add_argument("--plan", help=_PLAN_HELP)
     p.add_argument("--target", help="target whose locations the DAG uses (default: local)")
     p.add_argument("-o", "--output", help="write the DAG here (default: stdout)")
     p.add_argument("--pipeline", help=_PIPELINE_HELP)
 
     p = sub.add_parser("run", help="productionize a plan and follow it to the end")
     p.add_argument("notebook")
-    p.add_argument("--plan", required=True, help="plan JSON file")
+    p.add_argument("--plan", help=_PLAN_HELP)
     p.add_argument("--target", help="target name (default: local)")
     p.add_argument("--pipeline", help=_PIPELINE_HELP)
     p.add_argument("--json", action="store_true", help="print the run document as JSON")
@@ -99,17 +108,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # papermill logs its own warnings ("Unable to parse line ..."); the CLI says what matters
     logging.getLogger("papermill").setLevel(logging.ERROR)
+    argv = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in argv  # also for usage errors, before parsing succeeded
     try:
         args = build_parser().parse_args(argv)
-    except SystemExit as e:  # --help, or a usage error already printed as one line
-        return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
-    _quiet_libraries(args.verbose)
-    try:
+        _quiet_libraries(args.verbose)
         with signals_as_interrupt():
             return _COMMANDS[args.command](args)
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
+    except RunNotFound as e:
+        hint = MvdpError(f"{e.message} (list your runs with 'jupyter mvdp status')")
+        return _error(hint, as_json, type(e).__name__)
     except MvdpError as e:
-        print(f"jupyter mvdp: error: {e.message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _error(e, as_json)
     except Interrupted as e:
         return _signal_exit(e.signal_name)
 
@@ -122,15 +134,26 @@ def _signal_exit(name: str) -> int:
 def _quiet_libraries(verbose: bool) -> None:
     """The CLI prints its own lines only: nbformat's and papermill's warnings and log lines
     (``MissingIDFieldWarning``, ``Unable to parse line ...``) appear with --verbose."""
-    import logging
     import warnings
 
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+        logging.getLogger("papermill").setLevel(logging.INFO)
         return
     warnings.simplefilter("ignore")
     for name in ("papermill", "nbclient", "traitlets", "jupyter_client"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _error(e: MvdpError, as_json: bool, kind: str | None = None) -> int:
+    """Report bad input: one line on stderr, or one JSON document on stdout with --json."""
+    if as_json:
+        doc = e.to_json()
+        doc["error"] = kind or doc["error"].lstrip("_")
+        print(json.dumps(doc))
+    else:
+        print(f"jupyter mvdp: error: {e.message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -177,7 +200,7 @@ def _render(args) -> int:
     manager = _manager(args, args.notebook)
     spec = manager.prepare(
         _rel(manager, args.notebook),
-        _read_plan(args.plan),
+        _load_plan(args),
         args.target,
         pipeline=_pipeline(args),
     )
@@ -208,7 +231,7 @@ def _render(args) -> int:
 
 def _run(args) -> int:
     manager = _manager(args, args.notebook)
-    plan = _read_plan(args.plan)
+    plan = _load_plan(args)
     run_id = manager.submit(
         _rel(manager, args.notebook),
         plan,
@@ -359,6 +382,25 @@ def _from_cwd(store, doc: dict) -> dict:
 def _warn(doc: dict) -> None:
     for warning in doc.get("warnings") or []:
         print(f"jupyter mvdp: warning: {warning}", file=sys.stderr)
+
+
+def _load_plan(args) -> Plan:
+    """The plan of --plan, else the one the lab saved in the notebook (``metadata.mvdp.plan``)."""
+    if args.plan:
+        return Plan.from_json(_read_plan(args.plan))
+    nb = params.read_notebook(args.notebook)
+    doc = nb.metadata.get("mvdp", {}).get("plan")
+    if doc is None:
+        raise MvdpError(
+            f"{Path(args.notebook).name} has no saved plan (metadata.mvdp.plan): "
+            "pass --plan FILE or define one in the lab's MVDP panel and save the notebook"
+        )
+    try:
+        return Plan.from_json(doc)
+    except MvdpError as e:
+        raise MvdpError(
+            f"The plan saved in {Path(args.notebook).name}: {e.message}", errors=e.errors
+        ) from None
 
 
 def _read_plan(path: str) -> dict:

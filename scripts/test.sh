@@ -12,6 +12,10 @@ ROOT=$(pwd)
 
 step() { printf '\n=== %s\n' "$*"; }
 
+# the tests must leave the work tree as they found it (outputs go to tmp or ignored folders)
+tree_state() { git status --porcelain 2>/dev/null || true; }
+BEFORE=$(tree_state)
+
 step "Python environment (.venv)"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
@@ -51,5 +55,13 @@ python -m pytest -p no:cacheprovider -q
 
 step "Browser tests (Galata in Debian's Chromium)"
 (cd ui-tests && jlpm install --immutable && CI=1 jlpm playwright test)
+
+step "The tests left the work tree as they found it"
+AFTER=$(tree_state)
+if [ "$BEFORE" != "$AFTER" ]; then
+  echo "the tests changed the work tree:" >&2
+  diff <(echo "$BEFORE") <(echo "$AFTER") >&2 || true
+  exit 1
+fi
 
 step "All checks passed"

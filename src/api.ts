@@ -160,5 +160,9 @@ export const api = {
   cancel: (runId: string) =>
     requestAPI<IRun>(`runs/${runId}/cancel`, { method: 'POST' }),
   dag: (runId: string) =>
-    requestAPI<{ source: string }>(`runs/${runId}/dag`).then(r => r.source)
+    requestAPI<{ source: string }>(`runs/${runId}/dag`).then(r => r.source),
+  log: (runId: string, pointId: string) =>
+    requestAPI<{ log: string }>(`runs/${runId}/points/${pointId}/log`).then(
+      r => r.log
+    )
 };
