@@ -84,6 +84,7 @@ def ensure_airflow_venv(log=print) -> Path:
     install start again instead of being reused half-done)."""
     venv = venv_path()
     if (venv / _READY).exists():
+        _link_project(venv)  # a cached venv serves whichever checkout runs now
         return venv
     log(f"creating the Airflow venv at {venv} (once; a few minutes)")
     if venv.exists():
@@ -109,16 +110,7 @@ def _link_project(venv: Path) -> None:
     """Notebooks run by the workers may `from jupyter_mvdp import record`: make the package's
     source importable there (its __init__ imports nothing heavy). A real deployment installs
     jupyter-mvdp (or uses scrapbook.glue) in its worker image instead."""
-    purelib = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-c",
-            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    purelib = next((venv / "lib").glob("python3*/site-packages"))
     Path(purelib, "_jupyter_mvdp_src.pth").write_text(str(PROJECT_ROOT) + "\n")
 
 
