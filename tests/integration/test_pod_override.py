@@ -11,7 +11,7 @@ import subprocess
 import textwrap
 
 from jupyter_mvdp import strategies
-from jupyter_mvdp.dag_render import render_dag
+from jupyter_mvdp.dag_render import render_dag, runtime_files
 from jupyter_mvdp.dev_airflow import ensure_airflow_venv
 from jupyter_mvdp.grid import expand
 from jupyter_mvdp.models import Plan
@@ -100,6 +100,8 @@ def test_pod_override_reaches_the_worker_pod(tmp_path):
     venv = ensure_airflow_venv()
     folder = tmp_path / "dags"
     folder.mkdir()
+    for name, content in runtime_files().items():  # the rules module the DAGs import
+        (folder / name).write_bytes(content)
     render(folder, "mvdp_panel", PANEL)
     render(folder, "mvdp_raw", RAW)
     result = subprocess.run(
