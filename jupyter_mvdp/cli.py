@@ -18,7 +18,14 @@ from .exceptions import MvdpError
 from .metrics import format_value, leaderboard, numeric_metric_names
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-_SYMBOLS = {"queued": "·", "running": "▶", "success": "✓", "failed": "✗", "skipped": "–"}
+_SYMBOLS = {
+    "queued": "·",
+    "running": "▶",
+    "success": "✓",
+    "failed": "✗",
+    "skipped": "–",
+    "unknown": "?",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         default=os.environ.get("MVDP_CONFIG"),
         help='JSON file {"targets": {"name": {"kind": "airflow", ...}}} (default: $MVDP_CONFIG)',
+    )
+    parser.add_argument(
+        "--unreachable-limit",
+        type=float,
+        default=None,
+        help="seconds a target may stay unreachable before a run is shown 'unknown' (default: 300)",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -166,14 +179,18 @@ def _status(args) -> int:
         _table(["run", "notebook", "target", "state", "points", "best"], rows)
         return EXIT_OK
     doc = manager.store.document(args.run_id)
-    if doc["state"] == "running" and doc["target"] != "local" and doc["target"] in manager.targets:
+    if (
+        doc["state"] in ("running", "unknown")
+        and doc["target"] != "local"
+        and doc["target"] in manager.targets
+    ):
         manager.sync(args.run_id)  # remote runs can be followed from any process
         doc = manager.store.document(args.run_id)
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
         _print_run(doc)
-    return _exit_code(doc) if doc["state"] not in ("queued", "running") else EXIT_OK
+    return _exit_code(doc) if doc["state"] not in ("queued", "running", "unknown") else EXIT_OK
 
 
 def _cancel(args) -> int:
@@ -218,7 +235,13 @@ def _manager(args, notebook: str):
     path = Path(notebook).resolve()
     cwd = Path.cwd().resolve()
     root = cwd if path.is_relative_to(cwd) else (path if path.is_dir() else path.parent)
-    return RunManager(RunStore(args.db), build_targets(config.get("targets", {})), root_dir=root)
+    limit = getattr(args, "unreachable_limit", None)
+    return RunManager(
+        RunStore(args.db),
+        build_targets(config.get("targets", {})),
+        root_dir=root,
+        **({"unreachable_limit": limit} if limit is not None else {}),
+    )
 
 
 def _rel(manager, notebook: str) -> str:

@@ -18,7 +18,7 @@ from traitlets import Dict, Float, Int, Type, Unicode, default
 
 from . import grid
 from .handlers import routes
-from .manager import RunManager
+from .manager import DEFAULT_UNREACHABLE_LIMIT, RunManager
 from .outputs import contents_saver
 from .runs import RunStore, default_db_path
 from .targets import build_targets
@@ -43,6 +43,14 @@ class MvdpApp(ExtensionApp):
         config=True, help="SQLite file of runs (default: under the Jupyter data dir)."
     )
     poll_interval = Float(1.0, config=True, help="Seconds between two polls of an active run.")
+    unreachable_limit = Float(
+        DEFAULT_UNREACHABLE_LIMIT,
+        config=True,
+        help=(
+            "Seconds a run's target may stay unreachable (or refuse the credentials) before "
+            "the run is reported 'unknown' instead of 'running'; it resumes if the target returns."
+        ),
+    )
     grid_limit = Int(grid.DEFAULT_LIMIT, config=True, help="Most points a plan may have.")
     outputs_dir = Unicode(
         "mvdp-runs", config=True, help="Folder (under the server root) of output notebooks."
@@ -73,6 +81,8 @@ class MvdpApp(ExtensionApp):
             default_target=self.default_target,
             emit=emit,
             save_output=contents_saver(self.serverapp.contents_manager, io_loop.asyncio_loop),
+            poll_interval=self.poll_interval,
+            unreachable_limit=self.unreachable_limit,
         )
         self.watcher = Watcher(self.manager, self.poll_interval)
         self.settings.update(mvdp_manager=self.manager, mvdp_watcher=self.watcher)

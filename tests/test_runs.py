@@ -147,6 +147,7 @@ def test_a_run_survives_reopening_the_store(tmp_path):
         "error": None,
         "started": None,
         "finished": None,
+        "tries": [],
     }
     assert doc["best"]["id"] == first.id
     assert again.active_run_ids() == ["r1"]
