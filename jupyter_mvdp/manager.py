@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -311,6 +312,20 @@ class RunManager:
                     )
                 if now.metrics and now.metrics != old.metrics:
                     events.append({"kind": "metrics", "point_id": pid, "metrics": now.metrics})
+        if snap.state in FINISHED_RUN_STATES:  # points the target lost track of end with it
+            for pid, old in before.items():
+                if pid not in snap.points and old.state not in FINISHED_POINT_STATES:
+                    changed[pid] = replace(old, state="failed", error=snap.message, finished=None)
+                    events.append(
+                        {
+                            "kind": "point",
+                            "point_id": pid,
+                            "state": "failed",
+                            "error": snap.message,
+                            "output": old.output,
+                            "tries": old.tries,
+                        }
+                    )
         if changed:
             self.store.update_points(run_id, changed)
         run_fields: dict[str, Any] = {}
