@@ -98,6 +98,7 @@ class AirflowTarget(Target):
         # tries' history are read once per finished try, not at every poll
         self._said: dict[tuple, str] = {}
         self._history: dict[tuple, list] = {}
+        self._asked: dict[tuple, int] = {}
 
     # --- the API, with auth and errors handled once ----------------------------------
 
@@ -403,13 +404,18 @@ class AirflowTarget(Target):
         """Why one try failed: the first meaningful line of its log (the notebook's
         exception, a timeout, a lost heartbeat...), read once."""
         key = (self.dag_id(spec), spec.run_id, ti.task_id, ti.map_index, max(ti.try_number, 1))
-        if key not in self._said:
-            fallback = f"Airflow task {ti.task_id}[{ti.map_index}] {_value(ti.state)}"
-            try:
-                lines = self._log_lines(spec, ti.task_id, ti.map_index, key[-1])
-            except TargetError:
-                return fallback  # not cached: asked again at the next poll
-            self._said[key] = why_failed(lines) or f"{fallback}; its log says no more"
+        if key in self._said:
+            return self._said[key]
+        fallback = f"Airflow task {ti.task_id}[{ti.map_index}] {_value(ti.state)}"
+        try:
+            lines = self._log_lines(spec, ti.task_id, ti.map_index, key[-1])
+        except TargetError:
+            return fallback  # not kept: asked again at the next poll
+        why = why_failed(lines)
+        self._asked[key] = self._asked.get(key, 0) + 1
+        if why is None and self._asked[key] < 5:  # the log may still be being written
+            return f"{fallback}; its log says no more"
+        self._said[key] = why or f"{fallback}; its log says no more"
         return self._said[key]
 
     def _log_lines(self, spec: RunSpec, task_id: str, map_index: int, try_number: int) -> list:
@@ -542,10 +548,14 @@ def why_failed(lines: list) -> str | None:
     for line in lines:
         for error in (line.get("error_detail") or []) if isinstance(line, dict) else []:
             return _exception_line(error.get("exc_type"), str(error.get("exc_value") or ""))
-    for line in lines:
-        if isinstance(line, dict) and str(line.get("level", "")).lower() in ("error", "critical"):
+    for line in lines:  # the task's own stderr (a kernel's chatter) is not why it failed
+        if (
+            isinstance(line, dict)
+            and str(line.get("level", "")).lower() in ("error", "critical")
+            and line.get("logger") != "task.stderr"
+        ):
             return " ".join(str(line.get("event", "")).split())[:500] or None
-        if isinstance(line, str) and ("ERROR" in line or "Traceback" in line):
+        if isinstance(line, str) and " ERROR " in line:
             return line.strip()[:500]
     return None
 
