@@ -361,7 +361,10 @@ class AirflowTarget(Target):
 
     def _paused_message(self, spec: RunSpec) -> str | None:
         """Nothing runs: say so when the DAG is paused (an admin did it; we do not undo it)."""
-        dag = self._call("DAGApi", "get_dag", self.dag_id(spec))
+        try:
+            dag = self._call("DAGApi", "get_dag", self.dag_id(spec))
+        except _ApiError:  # gone: the next poll says so (the DAG run is gone too)
+            return None
         if not dag.is_paused:
             return None
         return (
