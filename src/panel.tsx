@@ -715,7 +715,10 @@ function RunView(props: { run: IRun } & IPanelOptions): JSX.Element {
   );
   const [plotParam, setPlotParam] = React.useState<string>(names[0] ?? '');
   const [now, setNow] = React.useState(Date.now() / 1000);
-  const active = run.state === 'queued' || run.state === 'running';
+  const active =
+    run.state === 'queued' ||
+    run.state === 'running' ||
+    run.state === 'unknown';
   React.useEffect(() => {
     if (!active) {
       return;
@@ -759,10 +762,16 @@ function RunView(props: { run: IRun } & IPanelOptions): JSX.Element {
           ))}
         </span>
       </div>
-      {run.message && (
-        <div className="jp-mvdp-error" role="alert">
-          {run.message}
+      {run.message && run.unreachable_since ? (
+        <div className="jp-mvdp-warning" role="status">
+          ⚠ {run.message}
         </div>
+      ) : (
+        run.message && (
+          <div className="jp-mvdp-error" role="alert">
+            {run.message}
+          </div>
+        )
       )}
       {run.outcome && (
         <div
