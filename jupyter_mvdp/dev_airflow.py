@@ -245,7 +245,7 @@ class DevAirflow:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
-    def start_api_server(self, password: str | None = None, timeout: float = 90) -> None:
+    def start_api_server(self, password: str | None = None, timeout: float = 300) -> None:
         """Start the api-server again on the same port, with the scheduler's environment
         (same JWT secret, so running tasks can report again); ``password`` replaces the
         admin's password (the simple auth manager reads the file when it starts)."""
@@ -276,7 +276,9 @@ class DevAirflow:
             except requests.RequestException:
                 pass
             time.sleep(0.3)
-        raise RuntimeError(f"the api-server did not come back in {timeout:g} s")
+        raise RuntimeError(
+            f"the api-server did not come back in {timeout:g} s:\n{self.logs_tail()}"
+        )
 
     def stop(self) -> None:
         """Stop exactly the processes this started (their whole process groups)."""
