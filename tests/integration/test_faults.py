@@ -90,7 +90,7 @@ def test_an_api_server_outage_and_a_new_password_show_and_retries_carry_the_poin
         "strategy": {"kind": "grid", "metric": "score"},
         "parallelism": 2,
         "retries": 1,
-        "retry_delay": 20,
+        "retry_delay": 30,
     }
     run_id = faults.submit(notebook(faults, "outage.ipynb"), plan, "airflow", background=False)
     sync_until(faults, run_id, lambda d: d["counts"]["running"] > 0)
