@@ -326,6 +326,10 @@ class AirflowTarget(Target):
                 if status.state in ("queued", "running"):
                     points[pid] = PointStatus(state="skipped")
         snapshot = Snapshot(state="running", points=points)
+        if finished:  # what the tries said is in the run store now
+            for cache in (self._said, self._history, self._asked):
+                for key in [k for k in cache if k[:2] == (dag_id, spec.run_id)]:
+                    del cache[key]
         if run_state in ("success", "failed"):
             snapshot.outcome, snapshot.reason = self._decision(spec, tis)
             if (getattr(run, "note", None) or "") == _CANCEL_NOTE:
@@ -438,6 +442,8 @@ class AirflowTarget(Target):
             )
         except requests.RequestException:
             raise TargetUnreachable(f"Cannot reach Airflow at {self.settings['api_url']}") from None
+        if response.status_code == 401:
+            self._token = None  # expired: the next call logs in again
         if response.status_code >= 300:
             raise _ApiError(response.status_code, response.text)
         content = response.json().get("content", [])
