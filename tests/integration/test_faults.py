@@ -171,10 +171,19 @@ def test_an_output_that_cannot_be_read_back_keeps_the_airflow_state(faults, airf
     plan = {"grid": {"x": [1, 2, 3]}, "strategy": {"kind": "grid", "metric": "score"}}
     run_id = faults.submit(notebook(faults, "lost.ipynb"), plan, "airflow", background=False)
     pipeline = faults.store.document(run_id)["pipeline"]
-    deadline = time.monotonic() + 120
-    while admin(airflow, "GET", f"dags/{pipeline}/dagRuns/{run_id}").json()["state"] != "success":
-        assert time.monotonic() < deadline
+    deadline = time.monotonic() + 240
+    while (
+        state := admin(airflow, "GET", f"dags/{pipeline}/dagRuns/{run_id}").json()["state"]
+    ) not in (
+        "success",
+        "failed",
+    ):
+        assert time.monotonic() < deadline, state
         time.sleep(1)
+    tis = admin(airflow, "GET", f"dags/{pipeline}/dagRuns/{run_id}/taskInstances").json()
+    assert state == "success", [
+        (t["task_id"], t["map_index"], t["state"]) for t in tis["task_instances"]
+    ]
     ids = [p["id"] for p in faults.store.document(run_id)["points"]]
     outputs = airflow.outputs_folder / pipeline / run_id
     (outputs / f"{ids[0]}.ipynb").unlink()
