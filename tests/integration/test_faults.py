@@ -90,7 +90,7 @@ def test_an_api_server_outage_and_a_new_password_show_and_retries_carry_the_poin
         "strategy": {"kind": "grid", "metric": "score"},
         "parallelism": 2,
         "retries": 1,
-        "retry_delay": 30,
+        "retry_delay": 60,  # past the outage and the restart: the next try finds Airflow up
     }
     run_id = faults.submit(notebook(faults, "outage.ipynb"), plan, "airflow", background=False)
     sync_until(faults, run_id, lambda d: d["counts"]["running"] > 0)
@@ -103,7 +103,9 @@ def test_an_api_server_outage_and_a_new_password_show_and_retries_carry_the_poin
         warned = run_events(faults, run_id)[-2:]  # the warning while running, then unknown
         assert [e["state"] for e in warned] == ["running", "unknown"]
         assert all(e["message"] == down["message"] for e in warned)
-        time.sleep(8)
+        # long enough for the tasks in flight to give up reporting to the api-server (the
+        # task SDK retries its calls 5 times, with random exponential waits up to ~30 s)
+        time.sleep(35)
     finally:
         new_password = secrets.token_urlsafe(12)
         airflow.start_api_server(password=new_password)
