@@ -25,7 +25,14 @@ from .metrics import format_value, leaderboard, numeric_metric_names
 from .models import Plan
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-_SYMBOLS = {"queued": "·", "running": "▶", "success": "✓", "failed": "✗", "skipped": "–"}
+_SYMBOLS = {
+    "queued": "·",
+    "running": "▶",
+    "success": "✓",
+    "failed": "✗",
+    "skipped": "–",
+    "unknown": "?",
+}
 
 
 _PIPELINE_HELP = (
@@ -57,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         default=os.environ.get("MVDP_CONFIG"),
         help='JSON file {"targets": {"name": {"kind": "airflow", ...}}} (default: $MVDP_CONFIG)',
+    )
+    parser.add_argument(
+        "--unreachable-limit",
+        type=float,
+        default=None,
+        help="seconds a target may stay unreachable before a run is shown 'unknown' (default: 300)",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -275,7 +288,11 @@ def _status(args) -> int:
         _table(["run", "notebook", "target", "state", "points", "best"], rows)
         return EXIT_OK
     doc = manager.store.document(args.run_id)
-    if doc["state"] == "running" and doc["target"] != "local" and doc["target"] in manager.targets:
+    if (
+        doc["state"] in ("running", "unknown")
+        and doc["target"] != "local"
+        and doc["target"] in manager.targets
+    ):
         manager.sync(args.run_id)  # remote runs can be followed from any process
         doc = manager.store.document(args.run_id)
     doc = _from_cwd(manager.store, doc)
@@ -284,7 +301,7 @@ def _status(args) -> int:
         print(json.dumps(doc, indent=2))
     else:
         _print_run(doc)
-    return _exit_code(doc) if doc["state"] not in ("queued", "running") else EXIT_OK
+    return _exit_code(doc) if doc["state"] not in ("queued", "running", "unknown") else EXIT_OK
 
 
 def _cancel(args) -> int:
@@ -327,7 +344,13 @@ def _manager(args, notebook: str):
         except (OSError, ValueError) as e:
             raise MvdpError(f"Cannot read the config file {args.config}: {e}") from None
     root = project_root(Path(notebook).resolve())
-    return RunManager(RunStore(args.db), build_targets(config.get("targets", {})), root_dir=root)
+    limit = getattr(args, "unreachable_limit", None)
+    return RunManager(
+        RunStore(args.db),
+        build_targets(config.get("targets", {})),
+        root_dir=root,
+        **({"unreachable_limit": limit} if limit is not None else {}),
+    )
 
 
 def project_root(path: Path) -> Path:

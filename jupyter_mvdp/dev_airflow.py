@@ -361,6 +361,57 @@ class DevAirflow:
             "kernel_name": "python3",
         }
 
+    # --- faults, for the tests: the api-server alone goes down and comes back ------------
+
+    def _process(self, command: str) -> subprocess.Popen:
+        return next(p for p in self._procs if command in p.args[1:2])
+
+    def stop_api_server(self) -> None:
+        """Stop the api-server (its process group); the scheduler and dag-processor go on."""
+        proc = self._process("api-server")
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def start_api_server(self, password: str | None = None, timeout: float = 300) -> None:
+        """Start the api-server again on the same port, with the scheduler's environment
+        (same JWT secret, so running tasks can report again); ``password`` replaces the
+        admin's password (the simple auth manager reads the file when it starts)."""
+        old = self._process("api-server")
+        if password is not None:
+            self.password = password
+            (self.home / "passwords.json").write_text(json.dumps({self.username: password}))
+        scheduler = self._process("scheduler")
+        raw = Path(f"/proc/{scheduler.pid}/environ").read_bytes()
+        env = dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+        log = open(self.home / "api-server.log", "a")  # noqa: SIM115 - kept open for the process
+        proc = subprocess.Popen(
+            old.args,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.home,
+        )
+        self._procs[self._procs.index(old)] = proc
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the api-server exited at once:\n{self.logs_tail()}")
+            try:
+                if requests.get(f"{self.url}/api/v2/monitor/health", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(
+            f"the api-server did not come back in {timeout:g} s:\n{self.logs_tail()}"
+        )
+
     def stop(self) -> None:
         """Stop exactly the processes this started: their whole process groups, SIGTERM
         then, after 15 s, SIGKILL (also to group members whose leader already exited)."""

@@ -25,7 +25,12 @@ export function applyEvent(
   if (event.kind === 'run') {
     next.state = (event.state as any) ?? run.state;
     next.progress = event.progress ?? run.progress;
-    next.message = event.message ?? run.message;
+    // a run event carries the run's message: null clears it (the target answers again)
+    next.message = event.message !== undefined ? event.message : run.message;
+    next.unreachable_since =
+      event.unreachable_since !== undefined
+        ? event.unreachable_since
+        : run.unreachable_since;
   } else if (event.kind === 'outcome') {
     next.outcome = event.outcome ?? null;
     next.reason = event.reason ?? null;
@@ -39,7 +44,8 @@ export function applyEvent(
           ...p,
           state: event.state as PointState,
           error: event.error ?? null,
-          output: event.output ?? p.output
+          output: event.output ?? p.output,
+          tries: event.tries ?? p.tries
         };
       }
       return { ...p, metrics: event.metrics ?? p.metrics };

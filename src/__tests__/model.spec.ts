@@ -36,7 +36,8 @@ const point = (id: string, index: number, x: number, acc?: number): IPoint => ({
   output: null,
   error: null,
   started: null,
-  finished: null
+  finished: null,
+  tries: []
 });
 
 const run = (points: IPoint[]): IRun => ({
@@ -51,6 +52,7 @@ const run = (points: IPoint[]): IRun => ({
   outcome: null,
   reason: null,
   message: null,
+  unreachable_since: null,
   created: 0,
   updated: 0,
   finished: null,
@@ -333,6 +335,48 @@ describe('run views', () => {
 });
 
 describe('runs', () => {
+  it('shows an unreachable target until a run event clears it', () => {
+    let r: any = run([point('a', 0, 1)]);
+    const message = 'Airflow unreachable since 10:08:07; retrying every 1 s';
+    r = applyEvent(r, {
+      run_id: 'r1',
+      kind: 'run',
+      seq: 1,
+      state: 'unknown',
+      message,
+      unreachable_since: 100
+    });
+    expect([r.state, r.message, r.unreachable_since]).toEqual([
+      'unknown',
+      message,
+      100
+    ]);
+    r = applyEvent(r, {
+      run_id: 'r1',
+      kind: 'point',
+      seq: 2,
+      point_id: 'a',
+      state: 'running',
+      tries: [
+        { try: 1, state: 'failed', error: 'boom', started: 1, finished: 2 }
+      ]
+    });
+    expect(r.points[0].tries[0].error).toBe('boom');
+    r = applyEvent(r, {
+      run_id: 'r1',
+      kind: 'run',
+      seq: 3,
+      state: 'running',
+      message: null,
+      unreachable_since: null
+    });
+    expect([r.state, r.message, r.unreachable_since]).toEqual([
+      'running',
+      null,
+      null
+    ]);
+  });
+
   it('applies events in order, ignoring stale ones, and recounts', () => {
     let r: any = run([point('a', 0, 1), point('b', 1, 2)]);
     r = applyEvent(r, {

@@ -24,7 +24,10 @@ export function RunView(props: {
   useSignal(props.runs.changed);
   const run = props.runs.get(props.runId);
   const [missing, setMissing] = React.useState<string | null>(null);
-  const active = run?.state === 'queued' || run?.state === 'running';
+  const active =
+    run?.state === 'queued' ||
+    run?.state === 'running' ||
+    run?.state === 'unknown';
   const [now, setNow] = React.useState(Date.now() / 1000);
   React.useEffect(() => {
     if (!run) {
@@ -82,10 +85,16 @@ export function RunView(props: {
       {run.progress && active && (
         <div className="jp-mvdp-muted">{run.progress}</div>
       )}
-      {run.message && (
-        <div className="jp-mvdp-error" role="alert">
-          {run.message}
+      {run.message && run.unreachable_since ? (
+        <div className="jp-mvdp-warning" role="status">
+          ⚠ {run.message}
         </div>
+      ) : (
+        run.message && (
+          <div className="jp-mvdp-error" role="alert">
+            {run.message}
+          </div>
+        )
       )}
       {run.outcome && (
         <div

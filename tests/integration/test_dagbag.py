@@ -40,6 +40,7 @@ OPTIONS = {
         }
     },
     "schedule": {"schedule": "@daily", "timeout": 60, "parallelism": 3},
+    "retries": {"retries": 2, "retry_delay": 1.5},
 }
 ODD_GRID = {
     'quote\'s "name"': ["it's", '"x"', "'''", "a\nb", "héllo 世界", "{{ var.value.secret }}"],
