@@ -294,7 +294,7 @@ def test_retries_try_a_failed_point_again_and_keep_each_try(manager, workspace, 
         assert [t["try"] for t in point["tries"]] == [1, 2]
         first, last = point["tries"]
         assert first["state"] == "failed"
-        assert first["error"].endswith(f"]: RuntimeError: try 1 of x={x} fails")
+        assert first["error"] == f"cell 1: RuntimeError: try 1 of x={x} fails"
         assert first["finished"] <= last["started"] - 0.3
         assert last["state"] == state
         assert (workspace / "marks" / f"tries-{x}").read_text() == "2"
@@ -302,7 +302,7 @@ def test_retries_try_a_failed_point_again_and_keep_each_try(manager, workspace, 
             assert point["error"] is None and point["metrics"] == {"score": x}
         else:
             assert point["error"] == last["error"]
-            assert last["error"].endswith(f"]: RuntimeError: try 2 of x={x} fails")
+            assert last["error"] == f"cell 1: RuntimeError: try 2 of x={x} fails"
         assert (workspace / point["output"]).exists()
 
 
@@ -312,3 +312,44 @@ def test_without_retries_a_failed_point_has_one_try(manager, workspace):
     point = run(manager, plan, "flaky.ipynb")["points"][0]
     assert point["state"] == "failed" and len(point["tries"]) == 1
     assert point["tries"][0]["error"] == point["error"]
+
+
+def test_a_kernel_that_dies_while_starting_is_started_again(manager, workspace, tmp_path):
+    """A kernel that exits before answering (as when two of many starting kernels take the
+    same port) ran no cell: the point starts another instead of failing."""
+    import sys
+
+    marker = tmp_path / "first-start-died"
+    spec_dir = Path(sys.prefix) / "share" / "jupyter" / "kernels" / "mvdp-dies-once"
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    script = (
+        "import os, sys\n"
+        f"marker = {str(marker)!r}\n"
+        "if not os.path.exists(marker):\n"
+        "    open(marker, 'w').close()\n"
+        "    sys.exit(1)\n"
+        "from ipykernel import kernelapp\n"
+        "kernelapp.launch_new_instance()\n"
+    )
+    spec = {
+        "argv": [sys.executable, "-c", script, "-f", "{connection_file}"],
+        "display_name": "dies once",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    try:
+        doc = run(
+            manager,
+            {
+                "grid": {"x": [5]},
+                "strategy": {"kind": "grid", "metric": "score"},
+                "kernel": "mvdp-dies-once",
+            },
+        )
+    finally:
+        for f in spec_dir.iterdir():
+            f.unlink()
+        spec_dir.rmdir()
+    assert marker.exists()  # the first start did die
+    (point,) = doc["points"]
+    assert point["state"] == "success" and point["metrics"] == {"score": 5}, point
