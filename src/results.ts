@@ -66,7 +66,14 @@ export function countStates(points: IPoint[]): IRun['counts'] {
   return counts;
 }
 
+/**
+ * The metric of a point that counts: only a point that succeeded is ranked, plotted or
+ * best (a notebook can record a metric and then fail), as the server's runtime rules say.
+ */
 function metricOf(point: IPoint, metric: string): number | null {
+  if (point.state !== 'success') {
+    return null;
+  }
   const v = point.metrics?.[metric];
   return typeof v === 'number' && !isNaN(v) ? v : null;
 }

@@ -31,7 +31,7 @@ const point = (id: string, index: number, x: number, acc?: number): IPoint => ({
   id,
   index,
   parameters: { x },
-  state: 'queued',
+  state: acc === undefined ? 'queued' : 'success',
   metrics: acc === undefined ? {} : { accuracy: acc },
   output: null,
   error: null,
@@ -477,5 +477,26 @@ describe('runs', () => {
       { x: 3, accuracy: 0.9, point: 'c', best: 'best' }
     ]);
     expect(spec.encoding.x.type).toBe('quantitative');
+  });
+
+  it('never ranks or plots a point that failed after recording its metric', () => {
+    const failed = { ...point('f', 3, 4, 0.99), state: 'failed' as const };
+    const points = [point('a', 0, 1, 0.7), failed, point('c', 2, 3, 0.9)];
+    expect(leaderboard(points, 'accuracy', 'max').map(p => p.id)).toEqual([
+      'c',
+      'a',
+      'f'
+    ]);
+    const { rows } = rankRows(run(points));
+    expect(rows.map(r => [r.point.id, r.rank])).toEqual([
+      ['c', 1],
+      ['a', 2],
+      ['f', null]
+    ]);
+    expect(
+      plotSpec(run(points), 'accuracy', 'x').data.values.map(
+        (v: any) => v.point
+      )
+    ).toEqual(['a', 'c']);
   });
 });
