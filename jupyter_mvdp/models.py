@@ -89,6 +89,7 @@ class Plan:
     kernel: str | None = None
     schedule: str | None = None
     executor: Executor = field(default_factory=Executor)
+    warm_kernels: bool | None = None
 
     @classmethod
     def from_json(cls, doc: Any) -> Plan:
@@ -113,11 +114,12 @@ class Plan:
             kernel=doc.get("kernel"),
             schedule=doc.get("schedule"),
             executor=Executor(**doc.get("executor", {})),
+            warm_kernels=doc.get("warm_kernels"),
         )
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {"grid": self.grid, "strategy": self.strategy.to_json()}
-        for key in ("parallelism", "timeout", "kernel", "schedule"):
+        for key in ("parallelism", "timeout", "kernel", "schedule", "warm_kernels"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.executor.to_json():
