@@ -14,7 +14,7 @@ import requests
 
 from jupyter_mvdp.dev_airflow import free_port
 from jupyter_mvdp.runs import RunStore
-from tests.processes import children, left_behind, subreaper, tree, wait_for
+from tests.processes import children, kernels, left_behind, subreaper, tree, wait_for
 from tests.test_local import write_notebook
 from tests.test_restart import Server
 
@@ -27,7 +27,7 @@ PLAN = {
 
 
 def kernels_running(pid: int) -> bool:
-    return sum("ipykernel" in cmd for cmd in tree(pid).values()) >= 2
+    return len(kernels(pid)) >= 2
 
 
 def only_run(db) -> dict:
