@@ -81,15 +81,26 @@ _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 _START_TIMEOUT = 120.0
 _MAX_ZYGOTES = 2
 # what ipykernel imports while a kernel starts (its debugger alone is ~0.5 s)
-_KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger")
+_KERNEL_MODULES = (
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.debugger",
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "sqlite3",
+    "tornado.platform.asyncio",
+)
 
 
 # --- which modules ---------------------------------------------------------------------
 
 
 def imports_of(notebook) -> list[str]:
-    """Top-level module names imported by the notebook's code cells, in order of appearance.
-    IPython lines (``%magic``, ``!shell``) are dropped before parsing."""
+    """Modules imported by the notebook's code cells, in order of appearance: ``import a.b``
+    gives ``a.b``, ``from a.b import c`` gives ``a.b`` and ``a.b.c`` (imported only if it is
+    a module). IPython lines (``%magic``, ``!shell``) are dropped before parsing."""
     names: list[str] = []
     for cell in notebook.cells:
         if cell.cell_type != "code":
@@ -107,9 +118,10 @@ def imports_of(notebook) -> list[str]:
                 found = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 found = [node.module]
+                found += [f"{node.module}.{a.name}" for a in node.names if a.name != "*"]
             else:
                 continue
-            names.extend(n.split(".")[0] for n in found if n.split(".")[0] not in names)
+            names.extend(n for n in found if n not in names)
     return names
 
 
@@ -119,10 +131,10 @@ def preload_candidates(notebook, cwd: str | Path) -> list[str]:
     return [
         name
         for name in imports_of(notebook)
-        if name not in NEVER_PRELOAD
-        and name not in sys.builtin_module_names
-        and not (folder / f"{name}.py").exists()
-        and not (folder / name).is_dir()
+        if (top := name.split(".")[0]) not in NEVER_PRELOAD
+        and top not in sys.builtin_module_names
+        and not (folder / f"{top}.py").exists()
+        and not (folder / top).is_dir()
     ]
 
 
@@ -152,11 +164,25 @@ def forkable_kernel(kernel_name: str | None) -> bool:
 # --- the owner's side: start, reuse, restart zygotes ---------------------------------------
 
 
+def worker_env() -> dict[str, str]:
+    """The environment of the point workers, which their kernels get: the forkserver's (the
+    owner's own may have changed since it started it). The zygote imports under it."""
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()  # as the first point would
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if pid:
+        with contextlib.suppress(OSError):
+            raw = Path(f"/proc/{pid}/environ").read_bytes().decode("utf-8", "surrogateescape")
+            return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+    return dict(os.environ)
+
+
 class Zygote:
     """A running zygote as its owner sees it: the process, its socket, the owner's end of its
     lifeline (closing it stops the zygote) and the files it must be replaced after."""
 
-    def __init__(self, modules: list[str]):
+    def __init__(self, modules: list[str], env: dict[str, str]):
         self.dir = tempfile.mkdtemp(prefix="mvdp-zygote-")
         self.socket = os.path.join(self.dir, "sock")
         lifeline_r, lifeline_w = os.pipe()
@@ -169,7 +195,7 @@ class Zygote:
                 stderr=subprocess.DEVNULL,
                 pass_fds=(lifeline_w,),
                 cwd=self.dir,
-                env={**os.environ, "MVDP_ZYGOTE": json.dumps(config)},
+                env={**env, "MVDP_ZYGOTE": json.dumps(config)},
             )
         finally:
             os.close(lifeline_w)
@@ -209,7 +235,7 @@ class ZygotePool:
     """The zygotes of this process, one per module set (the most recent ``_MAX_ZYGOTES``)."""
 
     def __init__(self):
-        self._zygotes: dict[tuple[str, ...], Zygote] = {}
+        self._zygotes: dict[tuple[str, ...], Zygote] = {}  # (*modules, environment)
         self._lock = threading.Lock()
 
     def socket_for(self, notebook, cwd: str | Path, kernel_name: str | None) -> str | None:
@@ -217,7 +243,8 @@ class ZygotePool:
         needed), or None when its kernel cannot be forked or the zygote failed to start."""
         if not forkable_kernel(kernel_name):
             return None
-        key = tuple(sorted(preload_candidates(notebook, cwd)))
+        env = worker_env()
+        key = (*sorted(preload_candidates(notebook, cwd)), json.dumps(env, sort_keys=True))
         with self._lock:
             zygote = self._zygotes.pop(key, None)
             if zygote is not None and not zygote.usable():
@@ -225,7 +252,7 @@ class ZygotePool:
                 zygote = None
             if zygote is None:
                 try:
-                    zygote = Zygote(list(key))
+                    zygote = Zygote(list(key[:-1]), env)
                 except Exception:  # no zygote: ordinary kernels, as without this module
                     return None
             self._zygotes[key] = zygote  # most recent last
@@ -314,6 +341,8 @@ def fork_kernel(socket_path: str, cmd: list[str], kwargs: dict) -> ForkedKernel 
     if not reply.get("pid") or len(fds) != 1:
         for fd in [lifeline_r, *fds]:
             os.close(fd)
+        why = reply.get("refused", "no answer from the zygote")
+        print(f"jupyter-mvdp: an ordinary kernel, not a warm one: {why}", file=sys.stderr)
         return None
     return ForkedKernel(reply["pid"], fds[0], lifeline_r)
 
@@ -373,6 +402,7 @@ def _local_sources() -> dict[str, int]:
 def _preload(modules: list[str]) -> tuple[list[str], str | None]:
     """Import each module; returns (clean ones, the first that broke a rule or None)."""
     import importlib
+    import importlib.util
     import warnings
 
     clean = []
@@ -386,7 +416,9 @@ def _preload(modules: list[str]) -> tuple[list[str], str | None]:
                 warnings.catch_warnings(record=True) as caught,
             ):
                 warnings.simplefilter("always")
-                importlib.import_module(name)
+                # ``a.b.c`` of ``from a.b import c`` may be a function, not a module
+                if "." not in name or importlib.util.find_spec(name) is not None:
+                    importlib.import_module(name)
         except BaseException:  # does not import cleanly: the kernel will report it
             if set(threading.enumerate()) - before:
                 return clean, name
@@ -451,16 +483,21 @@ def _serve(listener: socket.socket, lifeline: int, base_env: dict) -> None:
 
 def _refusal(request: dict, base_env: dict) -> str | None:
     cmd = request["cmd"]
-    if len(cmd) != 5 or cmd[1:4] != ["-m", "ipykernel_launcher", "-f"]:
-        return "not an ipykernel command"
+    # nbclient adds traitlets options (--HistoryManager.hist_file=:memory:): the kernel's argv
+    if cmd[1:4] != ["-m", "ipykernel_launcher", "-f"] or not all(
+        a.startswith("--") for a in cmd[5:]
+    ):
+        return f"not an ipykernel command: {cmd}"
     if os.path.normpath(cmd[0]) != os.path.normpath(sys.executable):
         return "another interpreter"
 
     def relevant(env):
         return {k: v for k, v in env.items() if not k.startswith(_IGNORED_ENV_PREFIXES)}
 
-    if relevant(request["env"]) != relevant(base_env):
-        return "another environment"
+    theirs, ours = relevant(request["env"]), relevant(base_env)
+    if theirs != ours:
+        changed = sorted(k for k in theirs.keys() | ours.keys() if theirs.get(k) != ours.get(k))
+        return f"another environment ({', '.join(changed[:5])} differ)"
     return None
 
 
