@@ -51,6 +51,7 @@ import sys
 import sysconfig
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 NEVER_PRELOAD = frozenset(
@@ -171,10 +172,14 @@ def worker_env() -> dict[str, str]:
 
     forkserver.ensure_running()  # as the first point would
     pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
-    if pid:
-        with contextlib.suppress(OSError):
-            raw = Path(f"/proc/{pid}/environ").read_bytes().decode("utf-8", "surrogateescape")
-            return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+    proc = Path(f"/proc/{pid}")
+    deadline = time.monotonic() + 10
+    with contextlib.suppress(OSError):
+        while pid and time.monotonic() < deadline:
+            if b"multiprocessing.forkserver" in (proc / "cmdline").read_bytes():  # exec'd
+                raw = (proc / "environ").read_bytes().decode("utf-8", "surrogateescape")
+                return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+            time.sleep(0.01)
     return dict(os.environ)
 
 

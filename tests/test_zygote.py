@@ -73,7 +73,8 @@ CORPUS = {
 
 
 def notebook(path: Path, cells: list[str], kernel: str = "python3") -> Path:
-    nb = new_notebook(metadata={"kernelspec": {"name": kernel, "display_name": kernel}})
+    spec = {"name": kernel, "display_name": kernel, "language": "python"}
+    nb = new_notebook(metadata={"kernelspec": spec})
     nb.cells = [new_code_cell("x = 0", metadata={"tags": ["parameters"]})]
     nb.cells += [new_code_cell(source) for source in cells]
     nbformat.write(nb, path)
@@ -173,7 +174,7 @@ def test_points_are_forked_fresh_with_their_own_random_state(manager, workspace)
         ],
     )
     doc = run(manager, "who.ipynb", grid={"x": [1, 2, 3]}, parallelism=3)
-    assert doc["state"] == "success"
+    assert doc["state"] == "success", [(p["error"], doc["message"]) for p in doc["points"]]
     metrics = [p["metrics"] for p in doc["points"]]
     assert {m["parent"] for m in metrics} <= set(zygote.POOL.pids())  # forked, not started
     assert len({m["draw"] for m in metrics}) == 3  # numpy reseeded after each fork
@@ -204,6 +205,7 @@ def test_kernels_the_zygote_cannot_fork_are_ordinary(manager, workspace, tmp_pat
         spec = {"argv": python.argv, "display_name": name, "language": "python", **change}
         (specs / name / "kernel.json").write_text(json.dumps(spec))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    restart_forkserver()
     assert zygote.forkable_kernel("python3")
     assert not zygote.forkable_kernel("py-env")
     assert not zygote.forkable_kernel("py-other")
@@ -269,7 +271,7 @@ def test_an_interrupt_reaches_a_forked_kernel(workspace):
 
     async def interrupted() -> str:
         km = zygote.kernel_manager(sock)(kernel_name="python3")
-        await km.start_kernel(cwd=str(workspace))
+        await km.start_kernel(cwd=str(workspace), env=zygote.worker_env())  # as a worker's
         kc = km.client()
         kc.start_channels()
         try:
@@ -293,7 +295,9 @@ CLI = [sys.executable, "-m", "jupyter_mvdp.cli"]
 
 def test_the_cli_leaves_no_zygote_or_kernel_behind(workspace):
     notebook(workspace / "nb.ipynb", ["import json\nprint(x)"])
-    (workspace / "plan.json").write_text(json.dumps({"grid": {"x": [1, 2]}, "strategy": {}}))
+    (workspace / "plan.json").write_text(
+        json.dumps({"grid": {"x": [1, 2]}, "strategy": {"kind": "grid"}})
+    )
     with subreaper():
         before = children()
         done = subprocess.run(
