@@ -20,8 +20,6 @@ from collections import deque
 from multiprocessing.connection import wait
 from pathlib import Path
 
-import papermill
-
 from .. import params, strategies
 from ..exceptions import RunConflict
 from ..lifeline import LifelineKernelManager, watch_lifeline
@@ -36,7 +34,7 @@ _KILL_GRACE_SECONDS = 3.0
 def _context():
     """A forkserver context that preloads papermill: cheap, thread-safe process starts."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["jupyter_mvdp.targets.local"])
+    ctx.set_forkserver_preload(["jupyter_mvdp.targets.local", "papermill"])
     return ctx
 
 
@@ -54,6 +52,8 @@ def execute_point(job: dict, conn) -> None:
 
     The worker dies with its owner (the pipe's reader) and its kernel dies with the worker,
     so a killed owner never leaves a point running to be run again (lifeline.py)."""
+    import papermill  # preloaded by the forkserver; the server process never needs it
+
     watch_lifeline(conn.fileno())
     nb = job["notebook"]
     nb.metadata["mvdp"] = job["provenance"]
