@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -142,12 +143,16 @@ def preload_candidates(notebook, cwd: str | Path) -> list[str]:
 def forkable_kernel(kernel_name: str | None) -> bool:
     """True when the kernelspec starts exactly what a zygote forks: ipykernel on this
     interpreter, without an env of its own or another provisioner."""
-    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager
 
+    name = kernel_name or NATIVE_KERNEL_NAME
+    # not the native spec jupyter_client builds from ipykernel (importing it costs the server
+    # memory): when no spec is installed under that name, it is this interpreter's ipykernel
+    specs = KernelSpecManager(ensure_native_kernel=False)
     try:
-        spec = KernelSpecManager().get_kernel_spec(kernel_name or "python3")
+        spec = specs.get_kernel_spec(name)
     except Exception:  # unknown kernel: papermill reports it, not us
-        return False
+        return name == NATIVE_KERNEL_NAME and importlib.util.find_spec("ipykernel") is not None
     argv = list(spec.argv)
     return (
         (spec.language or "").lower() == "python"
