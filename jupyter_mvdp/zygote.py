@@ -359,6 +359,8 @@ def fork_kernel(socket_path: str, cmd: list[str], kwargs: dict) -> ForkedKernel 
 
 def kernel_manager(socket_path: str):
     """A LifelineKernelManager class whose kernels come from the zygote at ``socket_path``."""
+    import uuid
+
     from jupyter_client.provisioning import LocalProvisioner
 
     from .lifeline import LifelineKernelManager
@@ -376,8 +378,9 @@ def kernel_manager(socket_path: str):
     class ZygoteKernelManager(LifelineKernelManager):
         async def _async_pre_start_kernel(self, **kw):
             if self.provisioner is None:
+                self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or str(uuid.uuid4())
                 self.provisioner = ZygoteProvisioner(
-                    kernel_id=self.kernel_id or kw.get("kernel_id") or "",
+                    kernel_id=self.kernel_id,
                     kernel_spec=self.kernel_spec,
                     parent=self,
                 )
@@ -515,7 +518,12 @@ def _answer(conn: socket.socket, listener, lifeline: int, base_env: dict) -> Non
     fds: list[int] = []
     try:
         conn.settimeout(30)
-        data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+        data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
+        while data and not data.endswith(b"\n"):  # a large environment comes in pieces
+            more = conn.recv(1 << 16)
+            if not more:
+                break
+            data += more
         request = json.loads(data)
         refusal = _refusal(request, base_env) if len(fds) == 3 else "no lifeline"
         if refusal:
