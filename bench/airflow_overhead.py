@@ -1,8 +1,10 @@
 """The 8-point Titanic grid on a real local Airflow 3 vs the local runner, side by side in one
-run; and the time from deploy (DAG file written) to the first task running.
+run, on the LocalExecutor and then on the CeleryExecutor (Redis, two workers); the time from
+deploy (DAG file written) to the first task running; and where the Airflow time goes.
 
-    python bench/airflow_overhead.py [--repeat 2]
+    python bench/airflow_overhead.py [--repeat 2] [--executor local celery]
 
+The Airflow set-ups use DevAirflow, i.e. exactly the README's "Recommended Airflow settings".
 Targets: Airflow makespan <= 1.5x the local runner's; deploy -> first task running <= 3 s warm.
 """
 
@@ -15,7 +17,10 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
+
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -26,8 +31,8 @@ from jupyter_mvdp.runs import RunStore  # noqa: E402
 from jupyter_mvdp.targets import build_targets  # noqa: E402
 
 
-def makespan(manager: RunManager, plan: dict, target: str) -> tuple[float, float | None]:
-    """(submit -> run finished, deploy -> first point running) in seconds."""
+def makespan(manager: RunManager, plan: dict, target: str) -> tuple[float, float | None, str]:
+    """(submit -> run finished, submit -> first point running, run id) in seconds."""
     spec_start = time.perf_counter()
     run_id = manager.submit("titanic.ipynb", plan, target, background=True)
     first_running = None
@@ -38,15 +43,53 @@ def makespan(manager: RunManager, plan: dict, target: str) -> tuple[float, float
             first_running = time.perf_counter() - spec_start
         if doc["state"] in ("success", "failed", "cancelled"):
             assert doc["state"] == "success", doc["message"]
-            return time.perf_counter() - spec_start, first_running
+            return time.perf_counter() - spec_start, first_running, run_id
         time.sleep(0.1)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=2)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, DevAirflow() as airflow:
+def _t(value: str | None) -> float:
+    return datetime.fromisoformat(value).timestamp()
+
+
+def breakdown(airflow: DevAirflow, manager: RunManager, run_id: str, ws: Path) -> dict:
+    """Where an Airflow run's time went, from Airflow's own timestamps (seconds)."""
+    doc = manager.store.document(run_id)
+    headers = {"Authorization": f"Bearer {airflow.token()}"}
+    base = f"{airflow.url}/api/v2/dags/{doc['pipeline']}/dagRuns/{run_id}"
+    run = requests.get(base, headers=headers, timeout=30).json()
+    tis = requests.get(
+        f"{base}/taskInstances", headers=headers, params={"limit": 100}, timeout=30
+    ).json()["task_instances"]
+    by_task: dict[str, list[dict]] = {}
+    for ti in tis:
+        by_task.setdefault(ti["task_id"], []).append(ti)
+    prepare, collect, points = by_task["prepare"][0], by_task["collect"][0], by_task["run_point"]
+    first = min(_t(p["start_date"]) for p in points)
+    last = max(_t(p["end_date"]) for p in points)
+    notebook = []  # papermill's own duration of each point (kernel start + cells)
+    for p in doc["points"]:
+        meta = json.loads((ws / p["output"]).read_text())["metadata"]
+        notebook.append(meta["papermill"]["duration"])
+    task = [_t(p["end_date"]) - _t(p["start_date"]) for p in points]
+    queued = [_t(p["start_date"]) - _t(p["queued_when"]) for p in points if p.get("queued_when")]
+    return {
+        "run queued -> prepare starts": _t(prepare["start_date"]) - _t(run["queued_at"]),
+        "prepare (task)": _t(prepare["end_date"]) - _t(prepare["start_date"]),
+        "prepare ends -> first point starts": first - _t(prepare["end_date"]),
+        "first point starts -> last point ends": last - first,
+        "  per point: task duration (mean)": statistics.mean(task),
+        "  per point: papermill inside it (mean)": statistics.mean(notebook),
+        "  per point: queued -> started (mean)": statistics.mean(queued)
+        if queued
+        else float("nan"),
+        "last point ends -> collect starts": _t(collect["start_date"]) - last,
+        "collect (task)": _t(collect["end_date"]) - _t(collect["start_date"]),
+        "collect ends -> run ends": _t(run["end_date"]) - _t(collect["end_date"]),
+    }
+
+
+def measure(executor: str, repeat: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp, DevAirflow(executor=executor) as airflow:
         ws = Path(tmp)
         shutil.copy(ROOT / "notebooks" / "titanic.ipynb", ws)
         shutil.copytree(ROOT / "notebooks" / "datasets", ws / "datasets")
@@ -55,22 +98,43 @@ def main() -> None:
         targets = build_targets({"airflow": airflow.target_settings(), "local": {"kind": "local"}})
         manager = RunManager(RunStore(ws / "runs.sqlite"), targets, root_dir=ws, user="bench")
         makespan(manager, plan, "airflow")  # warm: DAG parsed once, workers' imports cached
-        on_airflow, on_local, first = [], [], []
-        for _ in range(args.repeat):
-            total, start = makespan(manager, plan, "airflow")
-            on_airflow.append(total)
-            first.append(start)
-            on_local.append(makespan(manager, plan, "local")[0])
-    a, loc, f = statistics.median(on_airflow), statistics.median(on_local), statistics.median(first)
-    print(
-        f"8-point Titanic grid, parallelism {plan['parallelism']}, median of {args.repeat} (after a warm-up run)"
-    )
-    print(f"local runner:              {loc:6.2f} s   runs {[round(x, 2) for x in on_local]}")
-    print(f"Airflow 3 (LocalExecutor): {a:6.2f} s   runs {[round(x, 2) for x in on_airflow]}")
+        makespan(manager, plan, "local")
+        result = {"airflow": [], "local": [], "first": [], "parts": []}
+        for _ in range(repeat):
+            total, start, run_id = makespan(manager, plan, "airflow")
+            result["airflow"].append(total)
+            result["first"].append(start)
+            result["parts"].append(breakdown(airflow, manager, run_id, ws))
+            result["local"].append(makespan(manager, plan, "local")[0])
+        result["parallelism"] = plan["parallelism"]
+        return result
+
+
+def report(executor: str, r: dict) -> None:
+    a, loc = statistics.median(r["airflow"]), statistics.median(r["local"])
+    name = {"local": "LocalExecutor", "celery": "CeleryExecutor, 2 workers"}[executor]
+    print(f"\n== 8-point Titanic grid, parallelism {r['parallelism']}, Airflow 3 {name}")
+    print(f"local runner:   {loc:6.2f} s   runs {[round(x, 2) for x in r['local']]}")
+    print(f"Airflow:        {a:6.2f} s   runs {[round(x, 2) for x in r['airflow']]}")
     print(f"Airflow / local: {a / loc:.2f}x (target <= 1.5x)")
     print(
-        f"submit (render + deploy + parse wait + trigger) -> first point running on Airflow: {f:.2f} s (target <= 3 s warm)"
+        "submit (render + deploy + parse wait + trigger) -> first point running: "
+        f"{statistics.median(r['first']):.2f} s (target <= 3 s warm)"
     )
+    print("where the Airflow time goes (median of the runs, from Airflow's timestamps):")
+    for key in r["parts"][0]:
+        print(f"  {key:42s} {statistics.median(p[key] for p in r['parts']):6.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--executor", nargs="+", choices=("local", "celery"), default=["local", "celery"]
+    )
+    args = parser.parse_args()
+    for executor in args.executor:
+        report(executor, measure(executor, args.repeat))
 
 
 if __name__ == "__main__":

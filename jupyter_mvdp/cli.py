@@ -1,7 +1,8 @@
 """`jupyter mvdp`: the same core and targets as the lab, for terminals and CI.
 
 Exit codes: 0 success; 1 a run that failed, was cancelled, or a canary that alerted;
-2 bad input (one line on stderr naming the problem, never a traceback).
+2 bad input (one line on stderr naming the problem, never a traceback; with ``--json`` a JSON
+document ``{"error", "message"}`` on stdout instead, same exit code).
 """
 
 from __future__ import annotations
@@ -18,12 +19,20 @@ import time
 from pathlib import Path
 
 from . import documents, params
-from .exceptions import MvdpError
+from .exceptions import MvdpError, RunNotFound
 from .lifeline import Interrupted, signals_as_interrupt
 from .metrics import format_value, leaderboard, numeric_metric_names
+from .models import Plan
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-_SYMBOLS = {"queued": "·", "running": "▶", "success": "✓", "failed": "✗", "skipped": "–"}
+_SYMBOLS = {
+    "queued": "·",
+    "running": "▶",
+    "success": "✓",
+    "failed": "✗",
+    "skipped": "–",
+    "unknown": "?",
+}
 
 
 _PIPELINE_HELP = (
@@ -33,9 +42,16 @@ _PIPELINE_HELP = (
 _PIPELINE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
 
 
+class _UsageError(MvdpError):
+    """A command line argparse rejects; bad input like any other."""
+
+
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse's usage errors are bad input too
-        self.exit(EXIT_BAD_INPUT, f"jupyter mvdp: error: {message}\n")
+    def error(self, message: str):  # raised, so main() prints it as text or JSON
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+_PLAN_HELP = "plan JSON file (default: the plan saved in the notebook's metadata.mvdp.plan)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         default=os.environ.get("MVDP_CONFIG"),
         help='JSON file {"targets": {"name": {"kind": "airflow", ...}}} (default: $MVDP_CONFIG)',
+    )
+    parser.add_argument(
+        "--unreachable-limit",
+        type=float,
+        default=None,
+        help="seconds a target may stay unreachable before a run is shown 'unknown' (default: 300)",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -65,14 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="render the Airflow DAG of a plan")
     p.add_argument("notebook")
-    p.add_argument("--plan", required=True, help="plan JSON file")
+    p.add_argument("--plan", help=_PLAN_HELP)
     p.add_argument("--target", help="target whose locations the DAG uses (default: local)")
     p.add_argument("-o", "--output", help="write the DAG here (default: stdout)")
     p.add_argument("--pipeline", help=_PIPELINE_HELP)
 
     p = sub.add_parser("run", help="productionize a plan and follow it to the end")
     p.add_argument("notebook")
-    p.add_argument("--plan", required=True, help="plan JSON file")
+    p.add_argument("--plan", help=_PLAN_HELP)
     p.add_argument("--target", help="target name (default: local)")
     p.add_argument("--pipeline", help=_PIPELINE_HELP)
     p.add_argument("--json", action="store_true", help="print the run document as JSON")
@@ -87,23 +109,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dev-airflow", help="start a local Airflow 3 for trying the Airflow target")
     p.add_argument("--port", type=int)
     p.add_argument("--home", help="AIRFLOW_HOME (default: a temporary folder)")
+    p.add_argument(
+        "--executor",
+        choices=("local", "celery"),
+        default="local",
+        help="celery: also Redis and two Celery workers (queues default and ml)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     # papermill logs its own warnings ("Unable to parse line ..."); the CLI says what matters
     logging.getLogger("papermill").setLevel(logging.ERROR)
+    argv = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in argv  # also for usage errors, before parsing succeeded
     try:
         args = build_parser().parse_args(argv)
-    except SystemExit as e:  # --help, or a usage error already printed as one line
-        return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
-    _quiet_libraries(args.verbose)
-    try:
+        _quiet_libraries(args.verbose)
         with signals_as_interrupt():
             return _COMMANDS[args.command](args)
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
+    except RunNotFound as e:
+        hint = MvdpError(f"{e.message} (list your runs with 'jupyter mvdp status')")
+        return _error(hint, as_json, type(e).__name__)
     except MvdpError as e:
-        print(f"jupyter mvdp: error: {e.message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _error(e, as_json)
     except Interrupted as e:
         return _signal_exit(e.signal_name)
 
@@ -116,15 +147,26 @@ def _signal_exit(name: str) -> int:
 def _quiet_libraries(verbose: bool) -> None:
     """The CLI prints its own lines only: nbformat's and papermill's warnings and log lines
     (``MissingIDFieldWarning``, ``Unable to parse line ...``) appear with --verbose."""
-    import logging
     import warnings
 
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+        logging.getLogger("papermill").setLevel(logging.INFO)
         return
     warnings.simplefilter("ignore")
     for name in ("papermill", "nbclient", "traitlets", "jupyter_client"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _error(e: MvdpError, as_json: bool, kind: str | None = None) -> int:
+    """Report bad input: one line on stderr, or one JSON document on stdout with --json."""
+    if as_json:
+        doc = e.to_json()
+        doc["error"] = kind or doc["error"].lstrip("_")
+        print(json.dumps(doc))
+    else:
+        print(f"jupyter mvdp: error: {e.message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -171,7 +213,7 @@ def _render(args) -> int:
     manager = _manager(args, args.notebook)
     spec = manager.prepare(
         _rel(manager, args.notebook),
-        _read_plan(args.plan),
+        _load_plan(args),
         args.target,
         pipeline=_pipeline(args),
     )
@@ -202,7 +244,7 @@ def _render(args) -> int:
 
 def _run(args) -> int:
     manager = _manager(args, args.notebook)
-    plan = _read_plan(args.plan)
+    plan = _load_plan(args)
     run_id = manager.submit(
         _rel(manager, args.notebook),
         plan,
@@ -246,7 +288,11 @@ def _status(args) -> int:
         _table(["run", "notebook", "target", "state", "points", "best"], rows)
         return EXIT_OK
     doc = manager.store.document(args.run_id)
-    if doc["state"] == "running" and doc["target"] != "local" and doc["target"] in manager.targets:
+    if (
+        doc["state"] in ("running", "unknown")
+        and doc["target"] != "local"
+        and doc["target"] in manager.targets
+    ):
         manager.sync(args.run_id)  # remote runs can be followed from any process
         doc = manager.store.document(args.run_id)
     doc = _from_cwd(manager.store, doc)
@@ -255,7 +301,7 @@ def _status(args) -> int:
         print(json.dumps(doc, indent=2))
     else:
         _print_run(doc)
-    return _exit_code(doc) if doc["state"] not in ("queued", "running") else EXIT_OK
+    return _exit_code(doc) if doc["state"] not in ("queued", "running", "unknown") else EXIT_OK
 
 
 def _cancel(args) -> int:
@@ -268,7 +314,7 @@ def _cancel(args) -> int:
 def _dev_airflow(args) -> int:
     from .dev_airflow import serve_forever
 
-    return serve_forever(port=args.port, home=args.home)
+    return serve_forever(port=args.port, home=args.home, executor=args.executor)
 
 
 _COMMANDS = {
@@ -298,7 +344,13 @@ def _manager(args, notebook: str):
         except (OSError, ValueError) as e:
             raise MvdpError(f"Cannot read the config file {args.config}: {e}") from None
     root = project_root(Path(notebook).resolve())
-    return RunManager(RunStore(args.db), build_targets(config.get("targets", {})), root_dir=root)
+    limit = getattr(args, "unreachable_limit", None)
+    return RunManager(
+        RunStore(args.db),
+        build_targets(config.get("targets", {})),
+        root_dir=root,
+        **({"unreachable_limit": limit} if limit is not None else {}),
+    )
 
 
 def project_root(path: Path) -> Path:
@@ -353,6 +405,25 @@ def _from_cwd(store, doc: dict) -> dict:
 def _warn(doc: dict) -> None:
     for warning in doc.get("warnings") or []:
         print(f"jupyter mvdp: warning: {warning}", file=sys.stderr)
+
+
+def _load_plan(args) -> Plan:
+    """The plan of --plan, else the one the lab saved in the notebook (``metadata.mvdp.plan``)."""
+    if args.plan:
+        return Plan.from_json(_read_plan(args.plan))
+    nb = params.read_notebook(args.notebook)
+    doc = nb.metadata.get("mvdp", {}).get("plan")
+    if doc is None:
+        raise MvdpError(
+            f"{Path(args.notebook).name} has no saved plan (metadata.mvdp.plan): "
+            "pass --plan FILE or define one in the lab's MVDP panel and save the notebook"
+        )
+    try:
+        return Plan.from_json(doc)
+    except MvdpError as e:
+        raise MvdpError(
+            f"The plan saved in {Path(args.notebook).name}: {e.message}", errors=e.errors
+        ) from None
 
 
 def _read_plan(path: str) -> dict:

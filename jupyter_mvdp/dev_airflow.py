@@ -5,7 +5,12 @@ notebook server; jupyter-mvdp only talks to it over its REST API. The venv is cr
 first use under ``~/.cache/jupyter-mvdp/airflow-venv-<hash of the pins>`` (or
 ``$MVDP_AIRFLOW_VENV``) and reused after. ``DevAirflow`` runs ``airflow db migrate`` and then
 the api-server, scheduler and dag-processor on 127.0.0.1 at a free port, with the simple auth
-manager and a generated password, and stops exactly the processes it started.
+manager and a generated password, and stops exactly the processes it started. With
+``executor="celery"`` it also runs Redis (Debian's ``redis-server``: loopback, its own port, no
+persistence) as the broker and two Celery workers: ``default`` on the default queue and ``ml``
+on the ``ml`` queue (plus the default one, so a point can be retried on the survivor when a
+worker dies). ``RECOMMENDED_SETTINGS`` are the settings the README tells a deployment to set;
+the harness uses exactly those.
 """
 
 from __future__ import annotations
@@ -35,9 +40,36 @@ PINS = (
     "pandas",
     "scikit-learn",
     "scrapbook",
+    # the CeleryExecutor set-up (celery 5.7.0 breaks providers-celery 3.26's scheduler)
+    "apache-airflow-providers-celery",
+    "celery[redis]<5.7",
+    # pod_override for the KubernetesExecutor (parsed and serialized; no cluster needed)
+    "apache-airflow-providers-cncf-kubernetes",
 )
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _READY = ".mvdp-ready"
+
+# README "Recommended Airflow settings": what a deployment running jupyter-mvdp DAGs should set.
+RECOMMENDED_SETTINGS = {
+    # the task supervisor notices a finished task only at its next wake-up (default 5 s):
+    # each point would keep its executor slot up to 5 s after its notebook ended
+    "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+    # a deployed DAG file is parsed within a second instead of after up to 5 minutes (a
+    # changed file is parsed again at once, whatever [dag_processor] min_file_process_interval:
+    # leave that at its default, 30 s, rather than re-parse every file all the time)
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "1",
+    "AIRFLOW__DAG_PROCESSOR__BUNDLE_REFRESH_CHECK_INTERVAL": "1",
+    # the scheduler loop schedules the mapped points and the next task without idling 1 s
+    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+}
+# Only for the CeleryExecutor set-up.
+RECOMMENDED_CELERY_SETTINGS = {
+    # one notebook per worker process slot: papermill kernels are CPU-bound
+    "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
+    # Redis redelivers a task not acknowledged after this long (acks are late: a notebook
+    # running longer would run twice); this is Celery's default, set to silence its warning
+    "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "86400",
+}
 
 
 def venv_path() -> Path:
@@ -52,6 +84,7 @@ def ensure_airflow_venv(log=print) -> Path:
     install start again instead of being reused half-done)."""
     venv = venv_path()
     if (venv / _READY).exists():
+        _link_project(venv)  # a cached venv serves whichever checkout runs now
         return venv
     log(f"creating the Airflow venv at {venv} (once; a few minutes)")
     if venv.exists():
@@ -77,16 +110,7 @@ def _link_project(venv: Path) -> None:
     """Notebooks run by the workers may `from jupyter_mvdp import record`: make the package's
     source importable there (its __init__ imports nothing heavy). A real deployment installs
     jupyter-mvdp (or uses scrapbook.glue) in its worker image instead."""
-    purelib = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-c",
-            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    purelib = next((venv / "lib").glob("python3*/site-packages"))
     Path(purelib, "_jupyter_mvdp_src.pth").write_text(str(PROJECT_ROOT) + "\n")
 
 
@@ -96,14 +120,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The Celery workers: name -> queues it consumes (the first is the one named after it).
+CELERY_WORKERS = {"default": "default", "ml": "ml,default"}
+
+
+def worker_hostname() -> str:
+    """``[core] hostname_callable`` of the Celery set-up: the task instance's ``hostname``
+    names the worker that ran it (every worker of this one machine would say the same)."""
+    return os.environ.get("MVDP_WORKER_NAME") or socket.getfqdn()
+
+
 class DevAirflow:
-    """Airflow's api-server, scheduler and dag-processor on loopback, for as long as needed."""
+    """Airflow's api-server, scheduler and dag-processor on loopback, for as long as needed
+    (``executor="celery"``: plus Redis and two Celery workers)."""
 
     username = "admin"
 
     def __init__(
-        self, home: str | Path | None = None, port: int | None = None, venv: Path | None = None
+        self,
+        home: str | Path | None = None,
+        port: int | None = None,
+        venv: Path | None = None,
+        executor: str = "local",
+        settings: dict | None = None,
     ):
+        if executor not in ("local", "celery"):
+            raise ValueError(f"executor must be 'local' or 'celery', not {executor!r}")
+        self.executor = executor
+        self.extra_settings = dict(settings or {})
         self.venv = venv or ensure_airflow_venv()
         self._own_home = home is None
         self.home = Path(home or tempfile.mkdtemp(prefix="mvdp-airflow-"))
@@ -113,12 +157,32 @@ class DevAirflow:
         self.dags_folder = self.home / "dags"
         self.notebooks_folder = self.home / "notebooks"
         self.outputs_folder = self.home / "outputs"
+        self.redis_port = free_port() if executor == "celery" else None
+        self.jwt_secret = secrets.token_hex(32)
         self._procs: list[subprocess.Popen] = []
+        self.workers: dict[str, subprocess.Popen] = {}
 
     @property
     def env(self) -> dict:
         db = self.home / "airflow.db"
         passwords = self.home / "passwords.json"
+        return {
+            **self._base_env(db, passwords),
+            **RECOMMENDED_SETTINGS,
+            **(self._celery_env() if self.executor == "celery" else {}),
+            **self.extra_settings,
+        }
+
+    def _celery_env(self) -> dict:
+        return {
+            **RECOMMENDED_CELERY_SETTINGS,
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+sqlite:///{self.home / 'celery_results.db'}",
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "jupyter_mvdp.dev_airflow.worker_hostname",
+        }
+
+    def _base_env(self, db: Path, passwords: Path) -> dict:
         return {
             **os.environ,
             "PATH": f"{self.venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -133,13 +197,9 @@ class DevAirflow:
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
+            "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt_secret,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.username}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "1",
-            "AIRFLOW__DAG_PROCESSOR__BUNDLE_REFRESH_CHECK_INTERVAL": "1",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
-            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         }
 
@@ -151,6 +211,8 @@ class DevAirflow:
         self.password_file.write_text(self.password)
         self.password_file.chmod(0o600)
         airflow = str(self.venv / "bin" / "airflow")
+        if self.executor == "celery":
+            self._spawn("redis", redis_command(self.redis_port), env)
         with open(self.home / "migrate.log", "w") as log:
             subprocess.run(
                 [airflow, "db", "migrate"],
@@ -175,14 +237,16 @@ class DevAirflow:
         }
         for name, command in commands.items():
             self._spawn(name, command, env)
+        for name in CELERY_WORKERS if self.executor == "celery" else ():
+            self.start_worker(name)
         self._await_health(timeout)
         return self
 
     def _spawn(self, name: str, command: list[str], env: dict) -> subprocess.Popen:
         """Start one component in its own process group (so stop() ends exactly it and its
-        children), armed to get SIGTERM if this process dies, even by SIGKILL (lifeline.py):
-        Airflow then stops its own children."""
-        log = open(self.home / f"{name}.log", "w")  # noqa: SIM115 - kept open for the process
+        children), its output in <home>/<name>.log, armed to get SIGTERM if this process dies,
+        even by SIGKILL (lifeline.py): Airflow then stops its own children."""
+        log = open(self.home / f"{name}.log", "a")  # noqa: SIM115 - kept open for the process
         proc = subprocess.Popen(
             command,
             env=env,
@@ -195,22 +259,73 @@ class DevAirflow:
         self._procs.append(proc)
         return proc
 
+    def start_worker(self, name: str) -> subprocess.Popen:
+        """(Re)start the Celery worker ``name`` of CELERY_WORKERS."""
+        command = [
+            str(self.venv / "bin" / "airflow"),
+            "celery",
+            "worker",
+            "--queues",
+            CELERY_WORKERS[name],
+            "--celery-hostname",
+            f"{name}@mvdp",
+            "--concurrency",
+            "1",
+            "--skip-serve-logs",  # the api-server reads the logs from the shared AIRFLOW_HOME
+        ]
+        self.workers[name] = self._spawn(
+            f"worker-{name}",
+            command,
+            {**self.env, "MVDP_WORKER_NAME": name},
+        )
+        return self.workers[name]
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL the worker ``name`` and its task processes (each task runs in a session
+        of its own), as a machine crash would."""
+        proc = self.workers.pop(name)
+        tasks = _descendants(proc.pid)
+        os.killpg(proc.pid, signal.SIGKILL)
+        for pid in tasks:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait()
+        self._procs.remove(proc)
+
+    def workers_ready(self) -> bool:
+        """Every Celery worker consumes: its control queue is bound in the broker (Celery
+        binds it once the worker is ready; the log says nothing at Airflow's log level)."""
+        if not self.workers:
+            return True
+        cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+        query = ["SMEMBERS", "_kombu.binding.celery.pidbox"]
+        bound = subprocess.run(
+            [cli, "-h", "127.0.0.1", "-p", str(self.redis_port), *query],
+            capture_output=True,
+            text=True,
+        ).stdout
+        return all(f"{name}@mvdp.celery.pidbox" in bound for name in self.workers)
+
     def _await_health(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for proc in self._procs:
                 if proc.poll() is not None:
+                    tail = self.logs_tail()
                     self.stop()
-                    raise RuntimeError(f"an Airflow process exited early:\n{self.logs_tail()}")
+                    raise RuntimeError(f"an Airflow process exited early:\n{tail}")
             try:
                 health = requests.get(f"{self.url}/api/v2/monitor/health", timeout=2).json()
-                if health.get("scheduler", {}).get("status") == "healthy":
+                if health.get("scheduler", {}).get("status") == "healthy" and (
+                    self.workers_ready()
+                ):
                     return
             except (requests.RequestException, ValueError):
                 pass
             time.sleep(0.5)
+        tail = self.logs_tail()
         self.stop()
-        raise RuntimeError(f"Airflow was not healthy after {timeout:g} s:\n{self.logs_tail()}")
+        raise RuntimeError(f"Airflow was not healthy after {timeout:g} s:\n{tail}")
 
     def logs_tail(self, lines: int = 15) -> str:
         out = []
@@ -246,6 +361,57 @@ class DevAirflow:
             "kernel_name": "python3",
         }
 
+    # --- faults, for the tests: the api-server alone goes down and comes back ------------
+
+    def _process(self, command: str) -> subprocess.Popen:
+        return next(p for p in self._procs if command in p.args[1:2])
+
+    def stop_api_server(self) -> None:
+        """Stop the api-server (its process group); the scheduler and dag-processor go on."""
+        proc = self._process("api-server")
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def start_api_server(self, password: str | None = None, timeout: float = 300) -> None:
+        """Start the api-server again on the same port, with the scheduler's environment
+        (same JWT secret, so running tasks can report again); ``password`` replaces the
+        admin's password (the simple auth manager reads the file when it starts)."""
+        old = self._process("api-server")
+        if password is not None:
+            self.password = password
+            (self.home / "passwords.json").write_text(json.dumps({self.username: password}))
+        scheduler = self._process("scheduler")
+        raw = Path(f"/proc/{scheduler.pid}/environ").read_bytes()
+        env = dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+        log = open(self.home / "api-server.log", "a")  # noqa: SIM115 - kept open for the process
+        proc = subprocess.Popen(
+            old.args,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.home,
+        )
+        self._procs[self._procs.index(old)] = proc
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the api-server exited at once:\n{self.logs_tail()}")
+            try:
+                if requests.get(f"{self.url}/api/v2/monitor/health", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(
+            f"the api-server did not come back in {timeout:g} s:\n{self.logs_tail()}"
+        )
+
     def stop(self) -> None:
         """Stop exactly the processes this started: their whole process groups, SIGTERM
         then, after 15 s, SIGKILL (also to group members whose leader already exited)."""
@@ -273,11 +439,37 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-def serve_forever(port: int | None = None, home: str | None = None) -> int:
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc), whatever its process group."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def redis_command(port: int) -> list[str]:
+    """Debian's redis-server as the Celery broker: loopback only, nothing written to disk."""
+    server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    return [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+
+def serve_forever(port: int | None = None, home: str | None = None, executor: str = "local") -> int:
     """`jupyter mvdp dev-airflow`: start, print how to use it, stop on Ctrl-C, SIGTERM or
     SIGHUP (the CLI turns those into ``Interrupted``); SIGKILL: the lifeline stops Airflow."""
-    airflow = DevAirflow(home=home, port=port)
-    print("starting Airflow (db migrate, api-server, scheduler, dag-processor)…", file=sys.stderr)
+    airflow = DevAirflow(home=home, port=port, executor=executor)
+    parts = "db migrate, api-server, scheduler, dag-processor"
+    if executor == "celery":
+        parts = f"redis, {parts}, Celery workers {', '.join(CELERY_WORKERS)}"
+    print(f"starting Airflow ({parts})…", file=sys.stderr)
     try:
         airflow.start()
         settings = airflow.target_settings()

@@ -22,7 +22,7 @@ from traitlets import Dict, Float, Int, Type, Unicode, default
 from . import grid
 from .exceptions import MvdpError
 from .handlers import routes
-from .manager import RunManager
+from .manager import DEFAULT_UNREACHABLE_LIMIT, RunManager
 from .outputs import contents_saver
 from .runs import RunStore, default_db_path
 from .targets import build_targets, target_class
@@ -47,6 +47,14 @@ class MvdpApp(ExtensionApp):
         config=True, help="SQLite file of runs (default: under the Jupyter data dir)."
     )
     poll_interval = Float(1.0, config=True, help="Seconds between two polls of an active run.")
+    unreachable_limit = Float(
+        DEFAULT_UNREACHABLE_LIMIT,
+        config=True,
+        help=(
+            "Seconds a run's target may stay unreachable (or refuse the credentials) before "
+            "the run is reported 'unknown' instead of 'running'; it resumes if the target returns."
+        ),
+    )
     grid_limit = Int(grid.DEFAULT_LIMIT, config=True, help="Most points a plan may have.")
     outputs_dir = Unicode(
         "mvdp-runs", config=True, help="Folder (under the server root) of output notebooks."
@@ -78,6 +86,8 @@ class MvdpApp(ExtensionApp):
             emit=emit,
             save_output=contents_saver(self.serverapp.contents_manager, io_loop.asyncio_loop),
             allow_hidden=self.serverapp.contents_manager.allow_hidden,
+            poll_interval=self.poll_interval,
+            unreachable_limit=self.unreachable_limit,
         )
         self._stop_signal: str | None = None
         self.watcher = Watcher(self.manager, self.poll_interval)

@@ -21,11 +21,19 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import grid, params, strategies
-from .exceptions import MvdpError, NoKernel, RunConflict, UnknownTarget
+from .exceptions import (
+    MvdpError,
+    NoKernel,
+    RunConflict,
+    TargetAuthError,
+    TargetUnreachable,
+    UnknownTarget,
+)
 from .metrics import read_metrics_file
 from .models import FINISHED_POINT_STATES, FINISHED_RUN_STATES, Plan, Point, RunSpec
 from .notebook_errors import notebook_error
@@ -35,6 +43,9 @@ from .targets.base import Target
 
 log = logging.getLogger("jupyter_mvdp")
 Emit = Callable[[dict], None]
+#: seconds a run's target may stay unreachable before the run is reported "unknown"
+DEFAULT_UNREACHABLE_LIMIT = 300.0
+_TARGET_TITLES = {"airflow": "Airflow", "astro": "Astro"}
 
 
 def current_user() -> str:
@@ -50,11 +61,9 @@ def pipeline_id(user: str, notebook: str) -> str:
     return f"mvdp_{who}_{stem}_{digest}"
 
 
-def _metrics_of(path: Path) -> dict:
-    try:
-        return read_metrics_file(path)
-    except Exception:  # an unreadable (half-written) notebook has no metrics
-        return {}
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 def _alive(pid: int) -> bool:
@@ -94,6 +103,8 @@ class RunManager:
         emit: Emit | None = None,
         save_output=None,
         allow_hidden: bool = False,
+        poll_interval: float = 1.0,
+        unreachable_limit: float = DEFAULT_UNREACHABLE_LIMIT,
     ):
         self.store = store
         self.targets = targets
@@ -106,6 +117,8 @@ class RunManager:
         self.emit = emit or (lambda event: None)
         #: outputs.contents_saver in the server: remote outputs go through the contents manager
         self.save_output = save_output
+        self.poll_interval = poll_interval  # said in the "unreachable" message
+        self.unreachable_limit = unreachable_limit
         self._sync_lock = threading.Lock()
         self._specs: dict[str, RunSpec] = {}  # of runs being synced: parsed once, not per poll
 
@@ -330,12 +343,15 @@ class RunManager:
 
     def _sync(self, run_id: str) -> list[dict]:
         stored = self.store.run_state(run_id)
-        if stored["state"] != "running":  # not triggered yet, or over
+        if stored["state"] not in ("running", "unknown"):  # not triggered yet, or over
             self._specs.pop(run_id, None)
             return []
         spec = self._specs.get(run_id) or self._specs.setdefault(run_id, self.store.spec(run_id))
         target = self.targets[spec.target]
-        snap = target.poll(spec)
+        try:
+            snap = target.poll(spec)
+        except (TargetUnreachable, TargetAuthError) as e:
+            return self._unreachable(run_id, target, stored, e)
         before = self.store.points(run_id)
         changed = {}
         events: list[dict] = []
@@ -344,18 +360,25 @@ class RunManager:
             if old is None:
                 continue
             if now.state in FINISHED_POINT_STATES and now.state != old.state:
-                now.output, now.metrics = self._bring_output(target, spec, pid, now)
-                if now.state == "failed" and now.output and not target.writes_workspace:
+                now.output, now.metrics, problem = self._bring_output(target, spec, pid, now)
+                if problem and now.state == "success":  # the point keeps its target's state
+                    now.error = problem
+                elif now.state == "failed" and now.output and not target.writes_workspace:
+                    # the notebook's own exception where it has one, else the log's line
                     now.error = _failure_of(self.root / now.output) or now.error
+            elif now.state in FINISHED_POINT_STATES:
+                now.output, now.metrics = old.output, now.metrics or old.metrics
+                now.error = now.error or old.error
             else:
                 now.output, now.metrics = old.output, now.metrics or old.metrics
-            if (now.state, now.error, now.output) != (
+            if (now.state, now.error, now.output, now.tries) != (
                 old.state,
                 old.error,
                 old.output,
+                old.tries,
             ) or now.metrics != old.metrics:
                 changed[pid] = now
-                if now.state != old.state:
+                if now.state != old.state or len(now.tries) != len(old.tries):
                     events.append(
                         {
                             "kind": "point",
@@ -363,10 +386,25 @@ class RunManager:
                             "state": now.state,
                             "error": now.error,
                             "output": now.output,
+                            "tries": now.tries,
                         }
                     )
                 if now.metrics and now.metrics != old.metrics:
                     events.append({"kind": "metrics", "point_id": pid, "metrics": now.metrics})
+        if snap.state in FINISHED_RUN_STATES:  # points the target lost track of end with it
+            for pid, old in before.items():
+                if pid not in snap.points and old.state not in FINISHED_POINT_STATES:
+                    changed[pid] = replace(old, state="failed", error=snap.message, finished=None)
+                    events.append(
+                        {
+                            "kind": "point",
+                            "point_id": pid,
+                            "state": "failed",
+                            "error": snap.message,
+                            "output": old.output,
+                            "tries": old.tries,
+                        }
+                    )
         if changed:
             self.store.update_points(run_id, changed)
         run_fields: dict[str, Any] = {}
@@ -377,14 +415,16 @@ class RunManager:
                 self._crown(spec)
         elif snap.reason and snap.reason != stored["reason"]:
             run_fields["reason"] = snap.reason
-        if snap.state != stored["state"] or (snap.message and snap.message != stored["message"]):
-            run_fields.update(state=snap.state, message=snap.message)
+        back = stored["unreachable_since"] is not None  # the target answers again
+        if back or snap.state != stored["state"] or snap.message != stored["message"]:
+            run_fields.update(state=snap.state, message=snap.message, unreachable_since=None)
             events.append(
                 {
                     "kind": "run",
                     "state": snap.state,
                     "progress": stored["progress"],
                     "message": snap.message,
+                    "unreachable_since": None,
                 }
             )
         if run_fields:
@@ -392,10 +432,42 @@ class RunManager:
         self._emit(run_id, events)
         return events
 
+    def _unreachable(self, run_id: str, target: Target, stored: dict, error: MvdpError) -> list:
+        """A poll failed: say so on the run (since when, how often it is retried) and, past
+        ``unreachable_limit``, report the run "unknown" rather than "running"."""
+        now = time.time()
+        since = stored["unreachable_since"] or now
+        when = time.strftime("%H:%M:%S", time.localtime(since))
+        title = _TARGET_TITLES.get(target.kind, target.name)
+        if isinstance(error, TargetUnreachable):
+            message = f"{title} unreachable since {when}; retrying every {self.poll_interval:g} s"
+        else:
+            message = f"{error.message} (since {when}); retrying every {self.poll_interval:g} s"
+        state = "unknown" if now - since > self.unreachable_limit else stored["state"]
+        if (state, message, since) == (
+            stored["state"],
+            stored["message"],
+            stored["unreachable_since"],
+        ):
+            return []
+        self.store.update_run(run_id, state=state, message=message, unreachable_since=since)
+        events = [
+            {
+                "kind": "run",
+                "state": state,
+                "progress": stored["progress"],
+                "message": message,
+                "unreachable_since": since,
+            }
+        ]
+        self._emit(run_id, events)
+        return events
+
     def _bring_output(
         self, target: Target, spec: RunSpec, pid: str, status
-    ) -> tuple[str | None, dict]:
-        """Copy a finished point's notebook into the workspace; read its metrics if needed."""
+    ) -> tuple[str | None, dict, str | None]:
+        """Copy a finished point's notebook into the workspace; read its metrics if needed.
+        Returns (output, metrics, why the output could not be read back or None)."""
         dest = Path(spec.output_dir) / f"{pid}.ipynb"
         through_contents = self.save_output is not None and not target.writes_workspace
         if through_contents:
@@ -403,27 +475,30 @@ class RunManager:
             fetch_to = staging / dest.name
         else:
             fetch_to = dest
+        problem = "its output notebook is missing"
         try:
             got = target.fetch_output(spec, pid, fetch_to)
-        except MvdpError as e:
-            log.warning("output of %s/%s not fetched: %s", spec.run_id, pid, e.message)
+        except (MvdpError, OSError) as e:
+            problem = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
+            log.warning("output of %s/%s not fetched: %s", spec.run_id, pid, problem)
             got = None
         if got is None:
-            return None, status.metrics
+            if through_contents:
+                shutil.rmtree(staging, ignore_errors=True)
+            return None, status.metrics, problem
+        metrics, problem = status.metrics, None
+        if not metrics:
+            try:
+                metrics = read_metrics_file(got)
+            except Exception as e:  # a half-written or damaged notebook has no metrics
+                metrics, problem = {}, f"its output notebook cannot be read: {_first_line(e)}"
         if through_contents:
             try:
                 self.save_output(self.relative(dest), got)
             finally:
-                metrics = status.metrics or _metrics_of(got)
                 shutil.rmtree(got.parent, ignore_errors=True)
-            return self.relative(dest), metrics
-        metrics = status.metrics
-        if not metrics:
-            try:
-                metrics = read_metrics_file(got)
-            except Exception:  # an unreadable (half-written) notebook has no metrics
-                metrics = {}
-        return self.relative(got), metrics
+            return self.relative(dest), metrics, problem
+        return self.relative(got), metrics, problem
 
     def _crown(self, spec: RunSpec) -> None:
         strategy = spec.plan.strategy
@@ -501,6 +576,7 @@ class RunManager:
         on_events: Callable[[list[dict]], None] | None = None,
     ) -> dict:
         """Sync until the run ends (the CLI's loop); returns the final document."""
+        self.poll_interval = interval
         while True:
             events = self.sync(run_id)
             if events and on_events:

@@ -15,9 +15,11 @@ from typing import Any, Literal
 from .exceptions import InvalidPlan
 
 PointState = Literal["queued", "running", "success", "failed", "skipped"]
-RunState = Literal["queued", "running", "success", "failed", "cancelled"]
+# "unknown": the target has not answered for longer than the configured limit (the run may
+# still be going there); it goes back to "running" as soon as a poll succeeds again
+RunState = Literal["queued", "running", "unknown", "success", "failed", "cancelled"]
 POINT_STATES: tuple[str, ...] = ("queued", "running", "success", "failed", "skipped")
-RUN_STATES: tuple[str, ...] = ("queued", "running", "success", "failed", "cancelled")
+RUN_STATES: tuple[str, ...] = ("queued", "running", "unknown", "success", "failed", "cancelled")
 FINISHED_POINT_STATES = frozenset({"success", "failed", "skipped"})
 FINISHED_RUN_STATES = frozenset({"success", "failed", "cancelled"})
 
@@ -86,6 +88,8 @@ class Plan:
     strategy: Strategy = field(default_factory=Strategy)
     parallelism: int | None = None
     timeout: float | None = None
+    retries: int | None = None  # more tries of a failed point
+    retry_delay: float | None = None  # seconds between two tries of a point
     kernel: str | None = None
     schedule: str | None = None
     executor: Executor = field(default_factory=Executor)
@@ -111,6 +115,8 @@ class Plan:
             strategy=Strategy(**doc["strategy"]),
             parallelism=doc.get("parallelism"),
             timeout=doc.get("timeout"),
+            retries=doc.get("retries"),
+            retry_delay=doc.get("retry_delay"),
             kernel=doc.get("kernel"),
             schedule=doc.get("schedule"),
             executor=Executor(**doc.get("executor", {})),
@@ -119,7 +125,8 @@ class Plan:
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {"grid": self.grid, "strategy": self.strategy.to_json()}
-        for key in ("parallelism", "timeout", "kernel", "schedule", "warm_kernels"):
+        keys = ("parallelism", "timeout", "retries", "retry_delay", "kernel", "schedule")
+        for key in (*keys, "warm_kernels"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.executor.to_json():
@@ -193,6 +200,9 @@ class PointStatus:
     error: str | None = None
     started: float | None = None
     finished: float | None = None
+    #: every try of the point so far, oldest first: ``{"try", "state", "error", "started",
+    #: "finished"}`` (more than one when the plan has ``retries``)
+    tries: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)

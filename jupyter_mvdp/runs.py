@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS runs (
     created REAL NOT NULL,
     updated REAL NOT NULL,
     finished REAL,
-    seq INTEGER NOT NULL DEFAULT 0
+    seq INTEGER NOT NULL DEFAULT 0,
+    unreachable_since REAL
 );
 CREATE INDEX IF NOT EXISTS runs_user ON runs (user, created);
 CREATE TABLE IF NOT EXISTS points (
@@ -58,6 +59,7 @@ CREATE TABLE IF NOT EXISTS points (
     error TEXT,
     started REAL,
     finished REAL,
+    tries TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (run_id, point_id)
 );
 CREATE TABLE IF NOT EXISTS champions (
@@ -70,8 +72,13 @@ CREATE TABLE IF NOT EXISTS champions (
 );
 """
 
-_RUN_FIELDS = ("state", "progress", "outcome", "reason", "message", "finished")
-_POINT_FIELDS = ("state", "metrics", "output", "error", "started", "finished")
+_RUN_FIELDS = ("state", "progress", "outcome", "reason", "message", "finished", "unreachable_since")
+_POINT_FIELDS = ("state", "metrics", "output", "error", "started", "finished", "tries")
+# columns added after the first release: (table, column, declaration) added to older files
+_ADDED_COLUMNS = (
+    ("runs", "unreachable_since", "REAL"),
+    ("points", "tries", "TEXT NOT NULL DEFAULT '[]'"),
+)
 
 
 def default_db_path() -> Path:
@@ -114,6 +121,10 @@ class RunStore:
                 "CREATE TABLE IF NOT EXISTS dags (run_id TEXT PRIMARY KEY REFERENCES runs (run_id)"
                 " ON DELETE CASCADE, source TEXT NOT NULL)"
             )
+            for table, column, declaration in _ADDED_COLUMNS:
+                have = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     @contextmanager
     def _tx(self):
@@ -183,6 +194,7 @@ class RunStore:
                 s.error,
                 s.started,
                 s.finished,
+                json.dumps(s.tries or []),
                 run_id,
                 pid,
             )
@@ -191,7 +203,7 @@ class RunStore:
         with self._tx() as db:
             db.executemany(
                 "UPDATE points SET state = ?, metrics = ?, output = ?, error = ?, started = ?,"
-                " finished = ? WHERE run_id = ? AND point_id = ?",
+                " finished = ?, tries = ? WHERE run_id = ? AND point_id = ?",
                 rows,
             )
             db.execute("UPDATE runs SET updated = ? WHERE run_id = ?", (time.time(), run_id))
@@ -236,7 +248,16 @@ class RunStore:
 
     def run_state(self, run_id: str) -> dict:
         row = self._row(run_id)
-        keys = ("state", "progress", "outcome", "reason", "message", "finished", "user")
+        keys = (
+            "state",
+            "progress",
+            "outcome",
+            "reason",
+            "message",
+            "finished",
+            "user",
+            "unreachable_since",
+        )
         return {k: row[k] for k in keys}
 
     def points(self, run_id: str) -> dict[str, PointStatus]:
@@ -252,6 +273,7 @@ class RunStore:
                 error=r["error"],
                 started=r["started"],
                 finished=r["finished"],
+                tries=json.loads(r["tries"] or "[]"),
             )
             for r in rows
         }
@@ -259,7 +281,8 @@ class RunStore:
     def active_run_ids(self) -> list[str]:
         with self._tx() as db:
             rows = db.execute(
-                "SELECT run_id FROM runs WHERE state IN ('queued', 'running') ORDER BY created"
+                "SELECT run_id FROM runs WHERE state IN ('queued', 'running', 'unknown')"
+                " ORDER BY created"
             ).fetchall()
         return [r["run_id"] for r in rows]
 
@@ -333,6 +356,7 @@ class RunStore:
             "outcome": row["outcome"],
             "reason": row["reason"],
             "message": row["message"],
+            "unreachable_since": row["unreachable_since"],
             "created": row["created"],
             "updated": row["updated"],
             "finished": row["finished"],

@@ -8,8 +8,9 @@ import { requestAPI } from './request';
 
 export type PointState =
   'queued' | 'running' | 'success' | 'failed' | 'skipped';
+/** "unknown": the target stayed unreachable past the server's limit (it may still run). */
 export type RunState =
-  'queued' | 'running' | 'success' | 'failed' | 'cancelled';
+  'queued' | 'running' | 'unknown' | 'success' | 'failed' | 'cancelled';
 export type StrategyKind = 'grid' | 'early_stop' | 'canary';
 export type Goal = 'max' | 'min';
 
@@ -50,6 +51,8 @@ export interface IPlan {
   strategy: IStrategy;
   parallelism?: number;
   timeout?: number;
+  retries?: number;
+  retry_delay?: number;
   schedule?: string | null;
   executor?: { queue?: string; pool?: string; executor_config?: any };
 }
@@ -85,6 +88,16 @@ export interface IPoint {
   error: string | null;
   started: number | null;
   finished: number | null;
+  tries: ITry[];
+}
+
+/** One try of a point (several when the plan has retries). */
+export interface ITry {
+  try: number;
+  state: PointState | null;
+  error: string | null;
+  started: number | null;
+  finished: number | null;
 }
 
 export interface IRun {
@@ -99,6 +112,8 @@ export interface IRun {
   outcome: 'deploy' | 'alert' | null;
   reason: string | null;
   message: string | null;
+  /** Since when (epoch s) polls of the target fail; null when they succeed. */
+  unreachable_since: number | null;
   created: number;
   updated: number;
   finished: number | null;
@@ -116,6 +131,8 @@ export interface IRunEvent {
   state?: string;
   progress?: string | null;
   message?: string | null;
+  unreachable_since?: number | null;
+  tries?: ITry[];
   point_id?: string;
   error?: string | null;
   output?: string | null;
@@ -160,5 +177,9 @@ export const api = {
   cancel: (runId: string) =>
     requestAPI<IRun>(`runs/${runId}/cancel`, { method: 'POST' }),
   dag: (runId: string) =>
-    requestAPI<{ source: string }>(`runs/${runId}/dag`).then(r => r.source)
+    requestAPI<{ source: string }>(`runs/${runId}/dag`).then(r => r.source),
+  log: (runId: string, pointId: string) =>
+    requestAPI<{ log: string }>(`runs/${runId}/points/${pointId}/log`).then(
+      r => r.log
+    )
 };

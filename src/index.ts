@@ -1,25 +1,32 @@
 import {
   ILabShell,
+  ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import {
   ICommandPalette,
   MainAreaWidget,
-  Notification
+  Notification,
+  WidgetTracker
 } from '@jupyterlab/apputils';
 import { Cell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
-import { LabIcon } from '@jupyterlab/ui-components';
-import { Widget } from '@lumino/widgets';
+import { LabIcon, ReactWidget } from '@jupyterlab/ui-components';
+import * as React from 'react';
 
 import mvdpSvg from '../style/icons/mvdp.svg';
 import parametersSvg from '../style/icons/parameters.svg';
-import { api } from './api';
+import { DagView } from './components/DagView';
+import { createCompareWidget } from './compare';
+import { announceRuns } from './notifications';
 import { MvdpPanel } from './panel';
+import { PlanModel } from './planModel';
 import { requestAPI } from './request';
+import { RunsModel } from './runsModel';
+import { RunWidget } from './runWidget';
 import { CommandIDs, PARAMETERS_TAG, PLUGIN_ID } from './tokens';
 
 export const mvdpIcon = new LabIcon({ name: 'mvdp:panel', svgstr: mvdpSvg });
@@ -45,13 +52,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     'Productionize notebooks: grid, early stopping and canary pipelines on Airflow or locally.',
   autoStart: true,
   requires: [INotebookTracker, IRenderMimeRegistry],
-  optional: [ICommandPalette, ISettingRegistry, ILabShell],
+  optional: [ICommandPalette, ISettingRegistry, ILabShell, ILayoutRestorer],
   activate: async (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     rendermime: IRenderMimeRegistry,
     palette: ICommandPalette | null,
-    settingRegistry: ISettingRegistry | null
+    settingRegistry: ISettingRegistry | null,
+    labShell: ILabShell | null,
+    restorer: ILayoutRestorer | null
   ) => {
     const settings = { defaultTarget: 'local', validationDelay: 300 };
     if (settingRegistry) {
@@ -70,7 +79,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     }
 
-    const panel = new MvdpPanel({ app, tracker, rendermime, settings });
+    const runs = new RunsModel(app.serviceManager.events);
+    const model = new PlanModel(tracker, runs, settings);
+    const openRun = (runId: string) =>
+      void app.commands.execute(CommandIDs.openRun, { runId });
+    const panel = new MvdpPanel({
+      model,
+      openRun,
+      tagActiveCell: () =>
+        void app.commands.execute(CommandIDs.toggleParametersCell)
+    });
     panel.id = 'jp-mvdp-panel';
     panel.title.icon = mvdpIcon;
     panel.title.caption = 'MVDP: productionize this notebook';
@@ -129,19 +147,56 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    app.commands.addCommand(CommandIDs.viewDag, {
-      label: 'View the generated DAG',
+    const runWidgets = new WidgetTracker<RunWidget>({ namespace: 'mvdp-run' });
+    restorer?.restore(runWidgets, {
+      command: CommandIDs.openRun,
+      args: widget => ({ runId: widget.runId }),
+      name: widget => widget.runId
+    });
+    app.commands.addCommand(CommandIDs.openRun, {
+      label: 'Open an MVDP run',
       execute: async args => {
         const runId = args.runId as string;
-        const source = await api.dag(runId);
-        const content = new Widget();
-        const pre = document.createElement('pre');
-        pre.className = 'jp-mvdp-dagSource';
-        pre.textContent = source;
-        content.node.appendChild(pre);
-        content.node.setAttribute(
-          'aria-label',
-          'generated Airflow DAG, read only'
+        let widget = runWidgets.find(w => w.runId === runId);
+        if (!widget) {
+          widget = new RunWidget(runId, {
+            runs,
+            rendermime,
+            icon: mvdpIcon,
+            onOpenOutput: path =>
+              void app.commands.execute('docmanager:open', { path }),
+            onCompare: (base, remote) =>
+              void app.commands.execute(CommandIDs.compare, { base, remote })
+          });
+          void runWidgets.add(widget);
+          app.shell.add(widget, 'main');
+        }
+        app.shell.activateById(widget.id);
+        return widget;
+      }
+    });
+
+    announceRuns(runs, openRun);
+
+    app.commands.addCommand(CommandIDs.compare, {
+      label: 'Compare two output notebooks (nbdime)',
+      execute: args => {
+        const widget = createCompareWidget(
+          args.base as string,
+          args.remote as string,
+          mvdpIcon
+        );
+        app.shell.add(widget, 'main');
+        return widget;
+      }
+    });
+
+    app.commands.addCommand(CommandIDs.viewDag, {
+      label: 'View the generated DAG',
+      execute: args => {
+        const runId = args.runId as string;
+        const content = ReactWidget.create(
+          React.createElement(DagView, { runId })
         );
         const widget = new MainAreaWidget({ content });
         widget.id = `jp-mvdp-dag-${runId}`;

@@ -1,18 +1,8 @@
 /**
- * Pure logic of the panel (no DOM, no JupyterLab): grid editor parsing, plan assembly,
- * run state reduction from events, leaderboard and plot specs. Unit tested with jest.
+ * Pure logic of the plan editor (no DOM, no JupyterLab): grid editor parsing, plan assembly
+ * and its inverse (a saved plan back into the form). Unit tested with jest.
  */
-import {
-  Axis,
-  Goal,
-  IParameter,
-  IPlan,
-  IPoint,
-  IRun,
-  IRunEvent,
-  IStrategy,
-  PointState
-} from './api';
+import { Axis, IParameter, IPlan, IStrategy } from './api';
 
 /** The editor state of one parameter's axis. */
 export interface IAxisEditor {
@@ -282,154 +272,79 @@ export function buildPlan(
   return { plan, errors, size };
 }
 
-export const POINT_STATES: PointState[] = [
-  'queued',
-  'running',
-  'success',
-  'failed',
-  'skipped'
-];
+export const initialForm = (): IPlanForm => ({
+  axes: {},
+  strategy: { kind: 'grid', goal: 'max' },
+  parallelism: '',
+  timeout: '',
+  schedule: '',
+  queue: '',
+  pool: '',
+  cpu: '',
+  memory: ''
+});
 
-/** A run with one event applied; events older than the run's last seen seq are ignored. */
-export function applyEvent(
-  run: IRun & { seq?: number },
-  event: IRunEvent
-): IRun & { seq?: number } {
-  if (event.run_id !== run.run_id || (run.seq ?? 0) >= event.seq) {
-    return run;
+const text = (value: any): string =>
+  value === undefined || value === null ? '' : String(value);
+
+/** The editor of one saved axis (the inverse of `axisSpec`). */
+export function axisEditorOf(axis: Axis): IAxisEditor {
+  if (Array.isArray(axis)) {
+    return {
+      ...emptyAxis(),
+      mode: 'values',
+      text: axis
+        .map(v => (typeof v === 'string' ? v : JSON.stringify(v)))
+        .join(', ')
+    };
   }
-  const next: IRun & { seq?: number } = { ...run, seq: event.seq };
-  if (event.kind === 'run') {
-    next.state = (event.state as any) ?? run.state;
-    next.progress = event.progress ?? run.progress;
-    next.message = event.message ?? run.message;
-  } else if (event.kind === 'outcome') {
-    next.outcome = event.outcome ?? null;
-    next.reason = event.reason ?? null;
-  } else {
-    next.points = run.points.map(p => {
-      if (p.id !== event.point_id) {
-        return p;
-      }
-      if (event.kind === 'point') {
-        return {
-          ...p,
-          state: event.state as PointState,
-          error: event.error ?? null,
-          output: event.output ?? p.output
-        };
-      }
-      return { ...p, metrics: event.metrics ?? p.metrics };
-    });
+  if (axis !== null && typeof axis === 'object' && 'start' in axis) {
+    const range = axis as any;
+    return {
+      ...emptyAxis(),
+      mode: 'range',
+      start: text(range.start),
+      stop: text(range.stop),
+      step: text(range.step),
+      num: text(range.num),
+      log: !!range.log,
+      rangeKind: 'num' in range ? 'num' : 'step'
+    };
   }
-  next.counts = countStates(next.points);
-  return next;
+  // one fixed value: a one-value list gives the same grid
+  return { ...emptyAxis(), mode: 'values', text: JSON.stringify(axis) };
 }
 
-export function countStates(points: IPoint[]): IRun['counts'] {
-  const counts: any = {};
-  for (const state of POINT_STATES) {
-    counts[state] = 0;
+/** The form showing a plan saved in the notebook (`metadata.mvdp.plan`). */
+export function formFromPlan(plan: IPlan): IPlanForm {
+  const form = initialForm();
+  for (const [name, axis] of Object.entries(plan.grid ?? {})) {
+    form.axes[name] = axisEditorOf(axis);
   }
-  for (const p of points) {
-    counts[p.state]++;
-  }
-  return counts;
+  form.strategy = { goal: 'max', ...plan.strategy };
+  form.parallelism = text(plan.parallelism);
+  form.timeout = text(plan.timeout);
+  form.schedule = text(plan.schedule);
+  form.queue = text(plan.executor?.queue);
+  form.pool = text(plan.executor?.pool);
+  const requests =
+    plan.executor?.executor_config?.pod_override?.spec?.containers?.[0]
+      ?.resources?.requests ?? {};
+  form.cpu = text(requests.cpu);
+  form.memory = text(requests.memory);
+  return form;
 }
 
-function metricOf(point: IPoint, metric: string): number | null {
-  const v = point.metrics?.[metric];
-  return typeof v === 'number' && !isNaN(v) ? v : null;
-}
-
-/** Points ranked by the metric (best first), points without it last. */
-export function leaderboard(
-  points: IPoint[],
-  metric: string | undefined,
-  goal: Goal = 'max',
-  sortBy?: { key: string; descending: boolean }
-): IPoint[] {
-  const rows = [...points];
-  if (sortBy) {
-    const value = (p: IPoint) =>
-      sortBy.key in p.metrics
-        ? p.metrics[sortBy.key]
-        : p.parameters[sortBy.key];
-    return rows.sort((a, b) => {
-      const [x, y] = [value(a), value(b)];
-      if (x === y) {
-        return 0;
-      }
-      if (x === undefined || x === null) {
-        return 1;
-      }
-      if (y === undefined || y === null) {
-        return -1;
-      }
-      return (x < y ? -1 : 1) * (sortBy.descending ? -1 : 1);
-    });
+/** JSON with sorted keys, to compare plans regardless of key order. */
+export function canonical(value: any): string {
+  if (Array.isArray(value)) {
+    return `[${value.map(canonical).join(',')}]`;
   }
-  if (!metric) {
-    return rows;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map(k => `${JSON.stringify(k)}:${canonical(value[k])}`)
+      .join(',')}}`;
   }
-  const sign = goal === 'max' ? -1 : 1;
-  return rows.sort((a, b) => {
-    const [x, y] = [metricOf(a, metric), metricOf(b, metric)];
-    if (x === null && y === null) {
-      return a.index - b.index;
-    }
-    if (x === null) {
-      return 1;
-    }
-    if (y === null) {
-      return -1;
-    }
-    return x === y ? a.index - b.index : sign * (x - y);
-  });
-}
-
-/** A Vega-Lite spec: the metric against one parameter, one dot per finished point. */
-export function plotSpec(run: IRun, metric: string, parameter: string): any {
-  const values = run.points
-    .filter(p => metricOf(p, metric) !== null)
-    .map(p => ({
-      [parameter]: p.parameters[parameter],
-      [metric]: p.metrics[metric],
-      point: p.id,
-      best: run.best?.id === p.id ? 'best' : 'other'
-    }));
-  const numeric = values.every(v => typeof v[parameter] === 'number');
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    description: `${metric} by ${parameter}`,
-    width: 260,
-    height: 180,
-    data: { values },
-    mark: { type: 'point', filled: true, size: 80, tooltip: true },
-    encoding: {
-      x: { field: parameter, type: numeric ? 'quantitative' : 'nominal' },
-      y: { field: metric, type: 'quantitative', scale: { zero: false } },
-      color: {
-        field: 'best',
-        type: 'nominal',
-        scale: { domain: ['best', 'other'], range: ['#e45756', '#4c78a8'] },
-        legend: null
-      },
-      tooltip: [
-        { field: 'point' },
-        { field: parameter },
-        { field: metric, format: '.4f' }
-      ]
-    }
-  };
-}
-
-export function formatValue(value: any): string {
-  if (typeof value === 'number' && !Number.isInteger(value)) {
-    return value.toPrecision(4);
-  }
-  if (typeof value === 'string') {
-    return value;
-  }
-  return value === null || value === undefined ? '' : JSON.stringify(value);
+  return JSON.stringify(value);
 }

@@ -6,6 +6,8 @@ export namespace CommandIDs {
   export const toggleParametersCell = 'mvdp:toggle-parameters-cell';
   export const openPanel = 'mvdp:open-panel';
   export const viewDag = 'mvdp:view-dag';
+  export const openRun = 'mvdp:open-run';
+  export const compare = 'mvdp:compare';
 }
 
 /** The papermill tag of the parameters cell. */

@@ -76,8 +76,13 @@ def test_tag_and_untag_move_the_parameters_tag(workspace, capsys):
         (["tag", "tiny.ipynb", "--cell", "9"], "Cell 9 does not exist"),
         (["run", "tiny.ipynb", "--plan", "nope.json"], "Cannot read the plan nope.json"),
         (["run", "tiny.ipynb", "--plan", "{bad}"], "Cannot read the plan"),
-        (["status", "no-such-run"], "No run 'no-such-run'"),
-        (["run"], "the following arguments are required"),
+        (
+            ["status", "no-such-run"],
+            "No run 'no-such-run' (list your runs with 'jupyter mvdp status')",
+        ),
+        (["run"], "required: notebook (see 'jupyter mvdp run --help')"),
+        (["tag", "tiny.ipynb"], "required: --cell (see 'jupyter mvdp tag --help')"),
+        (["run", "tiny.ipynb"], "tiny.ipynb has no saved plan (metadata.mvdp.plan): pass --plan"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(workspace, capsys, args, needle):
@@ -244,3 +249,56 @@ def test_papermill_log_lines_are_not_printed(tmp_path, monkeypatch, capsys):
     code, out, err = cli(capsys, "params", "complex.ipynb")
     assert code == 0 and err == ""
     assert "Unable to parse" not in out and "Variable a" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "needle"),
+    [
+        (["run", "tiny.ipynb", "--plan", "nope.json", "--json"], "MvdpError", "Cannot read"),
+        (["status", "no-such-run", "--json"], "RunNotFound", "jupyter mvdp status"),
+        (["params", "missing.ipynb", "--json"], "NotebookNotFound", "Notebook not found"),
+        (["run", "--json"], "UsageError", "--help"),
+    ],
+)
+def test_json_errors_are_one_document_on_stdout(workspace, capsys, args, error, needle):
+    code, out, err = cli(capsys, *args)
+    assert code == 2
+    assert err == ""
+    doc = json.loads(out)
+    assert doc["error"] == error and needle in doc["message"]
+
+
+def save_plan_in_notebook(path, plan) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["mvdp"] = {"plan": plan}
+    nbformat.write(nb, path)
+
+
+def test_run_and_render_use_the_plan_saved_in_the_notebook(workspace, capsys):
+    """The plan the lab saved in metadata.mvdp.plan is what the terminal runs."""
+    save_plan_in_notebook(
+        workspace / "tiny.ipynb",
+        {"grid": {"x": [3, 5]}, "strategy": {"kind": "grid", "metric": "score", "goal": "min"}},
+    )
+    code, out, _ = cli(capsys, "run", "tiny.ipynb", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert sorted(p["parameters"]["x"] for p in doc["points"]) == [3, 5]
+    assert doc["strategy"]["goal"] == "min" and doc["best"]["parameters"] == {"x": 3}
+
+    code, out, _ = cli(capsys, "render", "tiny.ipynb")
+    assert code == 0
+    assert "Grid search of tiny.ipynb: 2 points" in out and '"parameters": {"x": 5}' in out
+
+    # an explicit --plan wins over the saved one
+    plan = plan_file(workspace / "p.json", {"grid": {"x": [7]}, "strategy": {"kind": "grid"}})
+    code, out, _ = cli(capsys, "run", "tiny.ipynb", "--plan", plan, "--json")
+    assert [p["parameters"] for p in json.loads(out)["points"]] == [{"x": 7}]
+
+
+def test_an_invalid_saved_plan_is_named_in_one_line(workspace, capsys):
+    save_plan_in_notebook(workspace / "tiny.ipynb", {"grid": {}, "strategy": {"kind": "nope"}})
+    code, _, err = cli(capsys, "run", "tiny.ipynb")
+    assert code == 2
+    assert err.startswith("jupyter mvdp: error: The plan saved in tiny.ipynb: Invalid plan")
+    assert len(err.strip().splitlines()) == 1

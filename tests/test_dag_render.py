@@ -59,6 +59,10 @@ OPTIONS = {  # plan extras -> lines the papermill task(s) must then have
     "schedule": ({"schedule": "@daily"}, []),
     "timeout": ({"timeout": 90}, ['execution_timeout=timedelta(seconds=SETTINGS["timeout"])']),
     "parallelism": ({"parallelism": 2}, ['max_active_tis_per_dagrun=SETTINGS["parallelism"]']),
+    "retries": (
+        {"retries": 2, "retry_delay": 30},
+        ['retries=SETTINGS["retries"]', 'retry_delay=timedelta(seconds=SETTINGS["retry_delay"])'],
+    ),
     "all": (
         {
             "executor": {"queue": "ml", "pool": "gpu", "executor_config": K8S},
@@ -198,7 +202,17 @@ def test_every_strategy_and_option_renders_compiles_and_has_its_tasks(kind, opti
     for needle in needles:
         assert needle in source
     assert 'kernel_name=SETTINGS["kernel"]' in source  # never a DAG without a kernel
-    for absent in ("queue=", "pool=", "executor_config=", "execution_timeout="):
+    assert (settings["retries"], settings["retry_delay"]) == (
+        plan.retries or 0,
+        plan.retry_delay or 0,
+    )
+    for absent in (
+        "queue=",
+        "pool=",
+        "executor_config=",
+        "execution_timeout=",
+        "retries=",
+    ):
         if not any(absent in n for n in needles):
             assert absent not in source, absent
     assert 'tags=["mvdp", SETTINGS["strategy"]]' in source and "catchup=False" in source

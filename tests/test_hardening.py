@@ -246,3 +246,44 @@ def test_the_cli_never_prints_a_traceback_for_a_bad_plan_file(tmp_path):
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.strip() == "jupyter mvdp: error: The plan deep.json is nested too deeply"
+
+
+def test_library_warnings_only_with_verbose(tmp_path):
+    """A notebook without cell ids makes nbformat warn (MissingIDFieldWarning): the CLI's
+    default output is its own lines only; --verbose shows the libraries' too."""
+    nb = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {"tags": ["parameters"]},
+                "source": "x = 1",
+                "outputs": [],
+                "execution_count": None,
+            },
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": "from jupyter_mvdp import record\nrecord('s', x)",
+                "outputs": [],
+                "execution_count": None,
+            },
+        ],
+    }
+    (tmp_path / "noids.ipynb").write_text(json.dumps(nb))
+    (tmp_path / "p.json").write_text(
+        json.dumps({"grid": {"x": [1]}, "strategy": {"kind": "grid", "metric": "s"}})
+    )
+    command = [sys.executable, "-m", "jupyter_mvdp.cli", "--db", str(tmp_path / "r.sqlite")]
+    run = ["run", "noids.ipynb", "--plan", "p.json"]
+    quiet = subprocess.run([*command, *run], cwd=tmp_path, capture_output=True, text=True)
+    loud = subprocess.run(
+        [*command, "--verbose", *run], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert quiet.returncode == 0 and loud.returncode == 0
+    assert "Warning" not in quiet.stderr and "validator.py" not in quiet.stderr
+    assert "MissingIDFieldWarning" in loud.stderr

@@ -260,3 +260,96 @@ def test_logs_hold_the_worker_output(manager):
 def test_run_document_is_json_serializable(manager):
     doc = run(manager, {"grid": {"x": [1]}, "strategy": {"kind": "grid", "metric": "score"}})
     assert json.loads(json.dumps(doc))["points"][0]["metrics"] == {"score": 1}
+
+
+FLAKY_PARAMS = 'x = 1\nfails = 0  # how many tries fail\nmarks = "."  # where tries are counted'
+FLAKY_BODY = (
+    "from pathlib import Path\n"
+    "from jupyter_mvdp import record\n"
+    "mark = Path(marks) / f'tries-{x}'\n"
+    "n = int(mark.read_text()) + 1 if mark.exists() else 1\n"
+    "mark.write_text(str(n))\n"
+    "if n <= fails:\n"
+    "    raise RuntimeError(f'try {n} of x={x} fails')\n"
+    "record('score', x)"
+)
+
+
+@pytest.mark.parametrize(("fails", "state"), [(1, "success"), (2, "failed")])
+def test_retries_try_a_failed_point_again_and_keep_each_try(manager, workspace, fails, state):
+    """The plan's retries: a point that fails is run again after retry_delay; its history
+    keeps every try (state, error) and the output is the last try's."""
+    write_notebook(workspace / "flaky.ipynb", FLAKY_PARAMS, FLAKY_BODY)
+    (workspace / "marks").mkdir()
+    plan = {
+        "grid": {"x": [1, 2], "fails": [fails], "marks": str(workspace / "marks")},
+        "strategy": {"kind": "grid", "metric": "score"},
+        "retries": 1,
+        "retry_delay": 0.3,
+    }
+    doc = run(manager, plan, "flaky.ipynb")
+    assert doc["plan"]["retries"] == 1 and doc["plan"]["retry_delay"] == 0.3
+    for x, point in by_x(doc).items():
+        assert point["state"] == state
+        assert [t["try"] for t in point["tries"]] == [1, 2]
+        first, last = point["tries"]
+        assert first["state"] == "failed"
+        assert first["error"] == f"cell 1: RuntimeError: try 1 of x={x} fails"
+        assert first["finished"] <= last["started"] - 0.3
+        assert last["state"] == state
+        assert (workspace / "marks" / f"tries-{x}").read_text() == "2"
+        if state == "success":
+            assert point["error"] is None and point["metrics"] == {"score": x}
+        else:
+            assert point["error"] == last["error"]
+            assert last["error"] == f"cell 1: RuntimeError: try 2 of x={x} fails"
+        assert (workspace / point["output"]).exists()
+
+
+def test_without_retries_a_failed_point_has_one_try(manager, workspace):
+    write_notebook(workspace / "flaky.ipynb", FLAKY_PARAMS, FLAKY_BODY)
+    plan = {"grid": {"x": [3], "fails": [1], "marks": str(workspace)}, "strategy": {"kind": "grid"}}
+    point = run(manager, plan, "flaky.ipynb")["points"][0]
+    assert point["state"] == "failed" and len(point["tries"]) == 1
+    assert point["tries"][0]["error"] == point["error"]
+
+
+def test_a_kernel_that_dies_while_starting_is_started_again(manager, workspace, tmp_path):
+    """A kernel that exits before answering (as when two of many starting kernels take the
+    same port) ran no cell: the point starts another instead of failing."""
+    import sys
+
+    marker = tmp_path / "first-start-died"
+    spec_dir = Path(sys.prefix) / "share" / "jupyter" / "kernels" / "mvdp-dies-once"
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    script = (
+        "import os, sys\n"
+        f"marker = {str(marker)!r}\n"
+        "if not os.path.exists(marker):\n"
+        "    open(marker, 'w').close()\n"
+        "    sys.exit(1)\n"
+        "from ipykernel import kernelapp\n"
+        "kernelapp.launch_new_instance()\n"
+    )
+    spec = {
+        "argv": [sys.executable, "-c", script, "-f", "{connection_file}"],
+        "display_name": "dies once",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    try:
+        doc = run(
+            manager,
+            {
+                "grid": {"x": [5]},
+                "strategy": {"kind": "grid", "metric": "score"},
+                "kernel": "mvdp-dies-once",
+            },
+        )
+    finally:
+        for f in spec_dir.iterdir():
+            f.unlink()
+        spec_dir.rmdir()
+    assert marker.exists()  # the first start did die
+    (point,) = doc["points"]
+    assert point["state"] == "success" and point["metrics"] == {"score": 5}, point

@@ -148,6 +148,7 @@ def test_a_run_survives_reopening_the_store(tmp_path):
         "started": None,
         "finished": None,
         "rank": 1,
+        "tries": [],
     }
     assert doc["points"][1]["rank"] is None  # still queued: not ranked
     assert doc["best"]["id"] == first.id

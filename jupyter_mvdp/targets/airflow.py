@@ -4,8 +4,8 @@ Airflow's API cannot upload a DAG, so ``deploy`` writes the DAG file and the not
 the deployment reads them (fsspec URLs: a shared folder, ``s3://``, ``gs://``...), then waits
 through the API until the DAG is parsed, surfacing Airflow's own import error when there is
 one. ``trigger`` passes the ordered points as the run's conf, so a new grid runs without a new
-file. ``poll`` is two paged calls per run (the DAG run, its task instances), whatever the grid
-size. Outputs come back through fsspec from the outputs location.
+file. ``poll`` is two calls per run (the DAG run, the task instances that changed since the
+last poll), whatever the grid size. Outputs come back through fsspec from the outputs location.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import posixpath
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ _POINT_STATES = {
     "deferred": "running",
 }
 _CANCEL_NOTE = "cancelled from jupyter-mvdp"
+_BUSY = ("running", "queued", "scheduled", "restarting", "deferred", "up_for_reschedule")
 
 
 def _secret(value: str | None, env: str | None, file: str | None) -> str | None:
@@ -73,6 +75,8 @@ class AirflowTarget(Target):
     kind = "airflow"
     secret_settings = ("password", "token")
     page_size = 100  # task instances per API call (Airflow's default page)
+    changed_margin = 10.0  # seconds: see _task_instances
+    full_every = 30  # polls: a full read now and then, whatever the clocks say
 
     def __init__(
         self,
@@ -112,6 +116,14 @@ class AirflowTarget(Target):
         self.timeout = request_timeout
         self._token: str | None = self.settings["token"]
         self._client = None
+        self._seen: dict[str, dict] = {}  # run id -> (task id, map index) -> task instance
+        self._asked: dict[str, float] = {}  # run id -> when its task instances were last read
+        self._polls: dict[str, int] = {}
+        # what each try of a task said, by (dag, run, task, map index, try): logs and the
+        # tries' history are read once per finished try, not at every poll
+        self._said: dict[tuple, str] = {}
+        self._history: dict[tuple, list] = {}
+        self._log_reads: dict[tuple, int] = {}
 
     # --- the API, with auth and errors handled once ----------------------------------
 
@@ -175,6 +187,8 @@ class AirflowTarget(Target):
                     ) from None
                 raise _ApiError(e.status, e.body) from None
             except (Urllib3Error, OSError):
+                # log in again once it answers: a restarted Airflow may have new credentials
+                self._token = self._client = None
                 raise TargetUnreachable(
                     f"Cannot reach Airflow at {self.settings['api_url']}"
                 ) from None
@@ -210,6 +224,9 @@ class AirflowTarget(Target):
 
     def deploy(self, spec: RunSpec, progress: Progress = _silent) -> None:
         self.check()
+        # a DAG already there and paused was paused by someone (ours are unpaused when
+        # deployed): the run is triggered but the pause is theirs to lift
+        spec.extra["admin_paused"] = self._already_paused(spec)
         notebook, _ = self.locations(spec)
         _write(notebook, shipped_notebook(spec.notebook))  # without stale injected cells
         if spec.deploy_notebook:
@@ -227,6 +244,8 @@ class AirflowTarget(Target):
         self._wait_parsed(spec, dag_file, written)
         from airflow_client.client import DAGPatchBody
 
+        if spec.extra.get("admin_paused"):
+            return
         self._call(
             "DAGApi",
             "patch_dag",
@@ -234,6 +253,14 @@ class AirflowTarget(Target):
             DAGPatchBody(is_paused=False),
             update_mask=["is_paused"],
         )
+
+    def _already_paused(self, spec: RunSpec) -> bool:
+        try:
+            return bool(self._call("DAGApi", "get_dag", self.dag_id(spec)).is_paused)
+        except _ApiError as e:
+            if e.status != 404:
+                raise
+            return False
 
     def _wait_parsed(self, spec: RunSpec, dag_file: str, written: float) -> None:
         dag_id = self.dag_id(spec)
@@ -280,8 +307,18 @@ class AirflowTarget(Target):
 
     # --- follow -----------------------------------------------------------------------
 
-    def _task_instances(self, spec: RunSpec) -> list:
-        found, offset = [], 0
+    def _task_instances(self, spec: RunSpec, full: bool = False) -> list:
+        """The run's task instances. After a first full read, only those Airflow updated
+        since the last poll (minus ``changed_margin`` seconds for clock skew and commits
+        landing late), merged into what was seen: one page per poll whatever the grid size.
+        ``full`` (and every ``full_every`` polls) reads them all again."""
+        seen = self._seen.get(spec.run_id)
+        polls = self._polls[spec.run_id] = self._polls.get(spec.run_id, 0) + 1
+        asked_at = time.time()
+        since = None
+        if seen is not None and not full and polls % self.full_every:
+            since = datetime.fromtimestamp(self._asked[spec.run_id] - self.changed_margin, UTC)
+        found, offset = {}, 0
         while True:
             page = self._call(
                 "TaskInstanceApi",
@@ -290,22 +327,38 @@ class AirflowTarget(Target):
                 spec.run_id,
                 limit=self.page_size,
                 offset=offset,
+                **({"updated_at_gte": since} if since else {}),
             )
-            found.extend(page.task_instances)
+            found.update({(ti.task_id, ti.map_index): ti for ti in page.task_instances})
             offset += len(page.task_instances)
             if not page.task_instances or offset >= (page.total_entries or 0):
-                return found
+                break
+        self._seen[spec.run_id] = {**(seen or {}), **found} if since else found
+        self._asked[spec.run_id] = asked_at
+        return list(self._seen[spec.run_id].values())
+
+    def forget(self, run_id: str) -> None:
+        """Drop what polling kept of a run."""
+        for cache in (self._seen, self._asked, self._polls):
+            cache.pop(run_id, None)
 
     def poll(self, spec: RunSpec) -> Snapshot:
         dag_id = self.dag_id(spec)
-        run = self._call("DagRunApi", "get_dag_run", dag_id, spec.run_id)
-        tis = self._task_instances(spec)
+        try:
+            run = self._call("DagRunApi", "get_dag_run", dag_id, spec.run_id)
+        except _ApiError as e:
+            if e.status != 404:
+                raise
+            self.forget(spec.run_id)
+            return self._gone(spec)
+        ended = _value(run.state) in ("success", "failed")
+        tis = self._task_instances(spec, full=ended)  # the last snapshot: every task read
+        if ended:
+            self.forget(spec.run_id)
         first_index = dict(task_layout(spec.plan, len(spec.points)))
         points = {p.id: PointStatus(state="queued") for p in spec.points}
-        finished = str(run.state.value if hasattr(run.state, "value") else run.state) in (
-            "success",
-            "failed",
-        )
+        run_state = _value(run.state)
+        finished = run_state in ("success", "failed")
         for ti in tis:
             if ti.task_id not in first_index or ti.map_index is None or ti.map_index < 0:
                 continue
@@ -313,20 +366,26 @@ class AirflowTarget(Target):
             if index >= len(spec.points):
                 continue
             state = _POINT_STATES.get(_value(ti.state), "queued")
+            tries = self._tries(spec, ti)
             points[spec.points[index].id] = PointStatus(
                 state=state,
-                error=f"Airflow task {ti.task_id}[{ti.map_index}] {_value(ti.state)}; see its log"
+                # a failure says why (its log); a retry under way or a success after one, too
+                error=(tries[-1]["error"] if tries else None)
                 if state == "failed"
-                else None,
+                else _tries_note(ti),
                 started=ti.start_date.timestamp() if ti.start_date else None,
                 finished=ti.end_date.timestamp() if ti.end_date else None,
+                tries=tries,
             )
         if finished:  # points that never got a task instance (early stop) were skipped
             for pid, status in points.items():
                 if status.state in ("queued", "running"):
                     points[pid] = PointStatus(state="skipped")
         snapshot = Snapshot(state="running", points=points)
-        run_state = _value(run.state)
+        if finished:  # what the tries said is in the run store now
+            for cache in (self._said, self._history, self._log_reads):
+                for key in [k for k in cache if k[:2] == (dag_id, spec.run_id)]:
+                    del cache[key]
         if run_state in ("success", "failed"):
             snapshot.outcome, snapshot.reason = self._decision(spec, tis)
             note = getattr(run, "note", None) or ""
@@ -342,7 +401,111 @@ class AirflowTarget(Target):
                 snapshot.state = (
                     "failed" if any(p.state == "failed" for p in points.values()) else "success"
                 )
+        elif not any(_value(ti.state) in _BUSY for ti in tis):
+            snapshot.message = self._paused_message(spec)
         return snapshot
+
+    def _gone(self, spec: RunSpec) -> Snapshot:
+        """The DAG run is not in Airflow any more: the DAG (or the run) was deleted there."""
+        try:
+            self._call("DAGApi", "get_dag", self.dag_id(spec))
+        except _ApiError as e:
+            if e.status != 404:
+                raise
+            what = f"the DAG {self.dag_id(spec)} was deleted from Airflow"
+        else:
+            what = f"the DAG run {spec.run_id} was deleted from Airflow"
+        return Snapshot(
+            state="failed",
+            points={},
+            message=f"{what} while the run was going on; productionize the pipeline again",
+        )
+
+    def _paused_message(self, spec: RunSpec) -> str | None:
+        """Nothing runs: say so when the DAG is paused (an admin did it; we do not undo it)."""
+        try:
+            dag = self._call("DAGApi", "get_dag", self.dag_id(spec))
+        except _ApiError:  # gone: the next poll says so (the DAG run is gone too)
+            return None
+        if not dag.is_paused:
+            return None
+        return (
+            f"the DAG {self.dag_id(spec)} is paused in Airflow: this run waits until someone "
+            "unpauses it there"
+        )
+
+    def _tries(self, spec: RunSpec, ti) -> list[dict]:
+        """Each try of one mapped task instance: state, error (from its log), times. One
+        call for the tries' history, only for a task that was tried more than once."""
+        state = _value(ti.state)
+        if state in (None, "scheduled", "queued", "none") and ti.try_number <= 1:
+            return []
+        key = (self.dag_id(spec), spec.run_id, ti.task_id, ti.map_index)
+        history = []
+        if ti.try_number > 1:
+            at = (*key, ti.try_number)
+            if at not in self._history:
+                found = self._call(
+                    "TaskInstanceApi", "get_mapped_task_instance_tries", *key
+                ).task_instances
+                self._history[at] = [h for h in found if h.try_number < ti.try_number]
+            history = self._history[at]
+        tries = []
+        for entry in [*history, ti]:
+            entry_state = _value(entry.state)
+            failed = entry_state in ("failed", "up_for_retry", "upstream_failed")
+            tries.append(
+                {
+                    "try": max(entry.try_number, 1),
+                    "state": "failed" if failed else _POINT_STATES.get(entry_state, "queued"),
+                    "error": self._error(spec, entry) if failed else None,
+                    "started": entry.start_date.timestamp() if entry.start_date else None,
+                    "finished": entry.end_date.timestamp() if entry.end_date else None,
+                }
+            )
+        return tries
+
+    def _error(self, spec: RunSpec, ti) -> str:
+        """Why one try failed: the first meaningful line of its log (the notebook's
+        exception, a timeout, a lost heartbeat...), read once."""
+        key = (self.dag_id(spec), spec.run_id, ti.task_id, ti.map_index, max(ti.try_number, 1))
+        if key in self._said:
+            return self._said[key]
+        fallback = f"Airflow task {ti.task_id}[{ti.map_index}] {_value(ti.state)}"
+        try:
+            lines = self._log_lines(spec, ti.task_id, ti.map_index, key[-1])
+        except TargetError:
+            return fallback  # not kept: asked again at the next poll
+        why = why_failed(lines)
+        self._log_reads[key] = self._log_reads.get(key, 0) + 1
+        if why is None and self._log_reads[key] < 5:  # the log may still be being written
+            return f"{fallback}; its log says no more"
+        self._said[key] = why or f"{fallback}; its log says no more"
+        return self._said[key]
+
+    def _log_lines(self, spec: RunSpec, task_id: str, map_index: int, try_number: int) -> list:
+        """The structured lines of one try's log (plain REST: the client's log model drops
+        ``error_detail``, where Airflow 3 keeps the exception)."""
+        self._api("TaskInstanceApi")  # makes sure a token is there
+        url = (
+            f"{self.settings['api_url']}/api/v2/dags/{self.dag_id(spec)}/dagRuns/{spec.run_id}"
+            f"/taskInstances/{task_id}/logs/{try_number}"
+        )
+        try:
+            response = requests.get(
+                url,
+                params={"map_index": map_index, "full_content": "true"},
+                headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
+                timeout=self.timeout,
+            )
+        except requests.RequestException:
+            raise TargetUnreachable(f"Cannot reach Airflow at {self.settings['api_url']}") from None
+        if response.status_code == 401:
+            self._token = None  # expired: the next call logs in again
+        if response.status_code >= 300:
+            raise _ApiError(response.status_code, response.text)
+        content = response.json().get("content", [])
+        return content if isinstance(content, list) else str(content).splitlines()
 
     def _decision(self, spec: RunSpec, tis: list) -> tuple[str | None, str | None]:
         """The canary's outcome, or why an early stop stopped (the tasks' XCom)."""
@@ -416,27 +579,8 @@ class AirflowTarget(Target):
             task_id,
             index - first,
         )
-        # plain REST: the client's log model drops ``error_detail``, where Airflow 3 keeps the
-        # exception (for a notebook: papermill's cell and traceback)
-        self._api("TaskInstanceApi")  # makes sure a token is there
-        url = (
-            f"{self.settings['api_url']}/api/v2/dags/{self.dag_id(spec)}/dagRuns/{spec.run_id}"
-            f"/taskInstances/{task_id}/logs/{max(ti.try_number, 1)}"
-        )
-        response = requests.get(
-            url,
-            params={"map_index": index - first, "full_content": "true"},
-            headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
-            timeout=self.timeout,
-        )
-        if response.status_code >= 300:
-            raise _ApiError(response.status_code, response.text)
-        content = response.json().get("content", [])
-        return (
-            "\n".join(_log_line(line) for line in content)
-            if isinstance(content, list)
-            else str(content)
-        )
+        content = self._log_lines(spec, task_id, index - first, max(ti.try_number, 1))
+        return "\n".join(_log_line(line) for line in content)
 
     def remove(self, pipeline: str) -> None:
         """Delete the DAG file first (else the dag-processor brings the DAG back), then the DAG."""
@@ -465,6 +609,48 @@ def _log_line(line) -> str:
     for error in line.get("error_detail") or []:
         text += f"\n{error.get('exc_type')}: {error.get('exc_value')}"
     return text
+
+
+def _tries_note(ti) -> str | None:
+    """What the lab shows of a point's unfinished task beyond its state: a retry under way
+    (a worker died, the notebook failed); the tries themselves are in the point's history."""
+    label, state, tries = (
+        f"Airflow task {ti.task_id}[{ti.map_index}]",
+        _value(ti.state),
+        ti.try_number or 1,
+    )
+    if state == "up_for_retry":
+        return f"{label}: try {tries} failed (see its log); Airflow retries it"
+    if state in ("running", "queued") and tries > 1:
+        return f"{label}: try {tries} (an earlier try failed; see its log)"
+    return None
+
+
+def why_failed(lines: list) -> str | None:
+    """The first meaningful line of a failed task's log: the exception it ended with (for a
+    notebook, papermill's error: the cell's exception), else the first error-level message."""
+    for line in lines:
+        for error in (line.get("error_detail") or []) if isinstance(line, dict) else []:
+            return _exception_line(error.get("exc_type"), str(error.get("exc_value") or ""))
+    for line in lines:  # the task's own stderr (a kernel's chatter) is not why it failed
+        if (
+            isinstance(line, dict)
+            and str(line.get("level", "")).lower() in ("error", "critical")
+            and line.get("logger") != "task.stderr"
+        ):
+            return " ".join(str(line.get("event", "")).split())[:500] or None
+        if isinstance(line, str) and " ERROR " in line:
+            return line.strip()[:500]
+    return None
+
+
+def _exception_line(exc_type: str | None, value: str) -> str:
+    """``Type: value`` in one line; papermill's value is a banner plus the cell's
+    traceback, of which the last line (``ValueError: boom``) is the point."""
+    lines = [line.strip() for line in value.splitlines() if line.strip()]
+    if exc_type and exc_type.endswith("PapermillExecutionError") and lines:
+        return f"{lines[-1]} (in the notebook)"[:500]
+    return f"{exc_type}: {lines[0] if lines else ''}".rstrip(": ")[:500]
 
 
 def _value(state) -> str | None:

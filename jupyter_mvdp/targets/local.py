@@ -29,6 +29,10 @@ from .base import Progress, Target, _silent, register
 
 _POLL_SECONDS = 0.1
 _KILL_GRACE_SECONDS = 3.0
+# nbclient's words for a kernel that exited before answering kernel_info (seen when dozens
+# start at once: two picking the same free port); nothing ran, so starting again is safe
+_DIED_STARTING = "Kernel died before replying to kernel_info"
+_KERNEL_STARTS = 3
 
 
 def _context():
@@ -59,17 +63,27 @@ def execute_point(job: dict, conn) -> None:
     nb.metadata["mvdp"] = job["provenance"]
     _redirect_stderr(job["log"])  # the kernel inherits it: its chatter lands in the point's log
     try:
-        papermill.execute_notebook(
-            nb,
-            job["output"],
-            parameters=job["parameters"],
-            kernel_name=job["kernel"],
-            cwd=job["cwd"],
-            progress_bar=False,
-            log_output=False,
-            # a kernel that dies with this worker, unless the target names another manager
-            **{"kernel_manager_class": _kernel_manager(job), **job.get("kernel_options", {})},
-        )
+        for start in range(1, _KERNEL_STARTS + 1):
+            try:
+                papermill.execute_notebook(
+                    nb,
+                    job["output"],
+                    parameters=job["parameters"],
+                    kernel_name=job["kernel"],
+                    cwd=job["cwd"],
+                    progress_bar=False,
+                    log_output=False,
+                    # a kernel that dies with this worker, unless the target names another
+                    **{
+                        "kernel_manager_class": _kernel_manager(job),
+                        **job.get("kernel_options", {}),
+                    },
+                )
+                break
+            except RuntimeError as e:  # the kernel died while starting: no cell ran yet
+                if start == _KERNEL_STARTS or not str(e).startswith(_DIED_STARTING):
+                    raise
+                print(f"the kernel died while starting ({e}); starting another", file=sys.stderr)
         conn.send({"error": None})
     except papermill.PapermillExecutionError as e:
         _report(conn, cell_error(e, job["output"]), "".join(e.traceback))
@@ -300,7 +314,13 @@ class LocalRun(threading.Thread):
         queue = deque(points)
         running: dict[int, tuple] = {}  # sentinel -> (point id, process, connection, deadline)
         timeout = self.spec.plan.timeout
-        while queue or running:
+        retrying: dict[str, tuple[float, object]] = {}  # point id -> (next try at, point)
+        by_id = {p.id: p for p in points}
+        while queue or running or retrying:
+            now = time.monotonic()
+            for pid, (at, _) in list(retrying.items()):
+                if at <= now and not self._cancel.is_set():
+                    queue.append(retrying.pop(pid)[1])
             while queue and len(running) < self.parallelism and not self._cancel.is_set():
                 point = queue.popleft()
                 output = self.out / f"{point.id}.ipynb"
@@ -319,20 +339,44 @@ class LocalRun(threading.Thread):
                     self._set(pid, state="failed", error="cancelled", finished=time.time())
                 for point in queue:
                     self._set(point.id, state="skipped")
+                for pid in retrying:
+                    self._set(pid, state="failed", error="cancelled", finished=time.time())
                 return
             for sentinel in wait(list(running), timeout=_POLL_SECONDS):
                 pid, proc, receive, _ = running.pop(sentinel)
                 proc.join()
-                self._finish(pid, _receive(receive, proc))
+                self._end_try(by_id[pid], _receive(receive, proc), retrying)
             now = time.monotonic()
             for sentinel, (pid, proc, _, deadline) in list(running.items()):
                 if deadline is not None and now > deadline:
                     _kill(proc)
                     running.pop(sentinel)
-                    self._finish(
-                        pid,
+                    self._end_try(
+                        by_id[pid],
                         f"TimeoutError: the point ran longer than the plan's timeout of {timeout:g} s",
+                        retrying,
                     )
+
+    def _end_try(self, point, error: str | None, retrying: dict) -> None:
+        """Record the try that just ended; a failed one is tried again (after the plan's
+        ``retry_delay``) while the plan's ``retries`` allow, as Airflow's task retries do."""
+        status = self.points[point.id]
+        tries = [
+            *status.tries,
+            {
+                "try": len(status.tries) + 1,
+                "state": "failed" if error else "success",
+                "error": error,
+                "started": status.started,
+                "finished": time.time(),
+            },
+        ]
+        self._set(point.id, tries=tries)
+        if error and len(tries) <= (self.spec.plan.retries or 0) and not self._cancel.is_set():
+            self._set(point.id, error=error)  # the point goes on running: its next try waits
+            retrying[point.id] = (time.monotonic() + (self.spec.plan.retry_delay or 0), point)
+            return
+        self._finish(point.id, error)
 
     def _finish(self, pid: str, error: str | None) -> None:
         output = self.out / f"{pid}.ipynb"

@@ -1,14 +1,23 @@
 import { IParameter, IPoint, IRun } from '../api';
 import {
-  applyEvent,
   axisSpec,
   buildPlan,
+  canonical,
   emptyAxis,
-  leaderboard,
+  formFromPlan,
   parseValue,
-  plotSpec,
   splitValues
 } from '../model';
+import {
+  applyEvent,
+  columnFormat,
+  heatmapSpec,
+  leaderboard,
+  plotSpec,
+  rankRows,
+  sweptParameters,
+  wantsLogScale
+} from '../results';
 
 const param = (name: string, type: string): IParameter => ({
   name,
@@ -27,7 +36,8 @@ const point = (id: string, index: number, x: number, acc?: number): IPoint => ({
   output: null,
   error: null,
   started: null,
-  finished: null
+  finished: null,
+  tries: []
 });
 
 const run = (points: IPoint[]): IRun => ({
@@ -42,6 +52,7 @@ const run = (points: IPoint[]): IRun => ({
   outcome: null,
   reason: null,
   message: null,
+  unreachable_since: null,
   created: 0,
   updated: 0,
   finished: null,
@@ -196,7 +207,176 @@ describe('grid editor', () => {
   });
 });
 
+describe('plan saved in the notebook', () => {
+  it('restores the form it was built from', () => {
+    const parameters = [
+      param('n', 'int'),
+      param('c', 'str'),
+      param('lr', 'float'),
+      param('d', 'int')
+    ];
+    const plan = {
+      grid: {
+        n: [10, 50],
+        c: ['gini', 'entropy'],
+        lr: { start: 0.001, stop: 0.1, num: 3, log: true },
+        d: { start: 2, stop: 8, step: 2 }
+      },
+      strategy: {
+        kind: 'canary' as const,
+        metric: 'accuracy',
+        goal: 'min' as const,
+        tolerance: 0.01
+      },
+      parallelism: 2,
+      timeout: 60,
+      schedule: '@daily',
+      executor: {
+        pool: 'p',
+        executor_config: {
+          pod_override: {
+            spec: {
+              containers: [
+                { name: 'base', resources: { requests: { memory: '1Gi' } } }
+              ]
+            }
+          }
+        }
+      }
+    };
+    const form = formFromPlan(plan);
+    expect(form.axes.lr).toMatchObject({
+      mode: 'range',
+      rangeKind: 'num',
+      log: true
+    });
+    const rebuilt = buildPlan(form, parameters);
+    expect(rebuilt.errors).toEqual({});
+    expect(canonical(rebuilt.plan)).toBe(canonical(plan));
+  });
+
+  it('compares plans regardless of key order', () => {
+    expect(canonical({ a: 1, b: [{ y: 2, x: 1 }] })).toBe(
+      canonical({ b: [{ x: 1, y: 2 }], a: 1 })
+    );
+  });
+});
+
+describe('run views', () => {
+  it('formats a column with one number of decimals', () => {
+    expect([0.1, 1, 10].map(columnFormat([0.1, 1, 10]))).toEqual([
+      '0.1',
+      '1.0',
+      '10.0'
+    ]);
+    expect([0.81234567, 0.9].map(columnFormat([0.81234567, 0.9]))).toEqual([
+      '0.8123',
+      '0.9000'
+    ]);
+    expect([1, 10].map(columnFormat([1, 10]))).toEqual(['1', '10']);
+    expect(columnFormat([0.00001, 1])(0.00001)).toBe('1.00e-5');
+    expect(columnFormat(['gini'])('gini')).toBe('gini');
+  });
+
+  it('marks ties, shares their rank and folds skipped points apart', () => {
+    const skipped = { ...point('s', 3, 4), state: 'skipped' as const };
+    const { rows, skipped: folded } = rankRows(
+      run([
+        point('a', 0, 1, 0.8),
+        point('b', 1, 2, 0.9),
+        point('c', 2, 3, 0.8),
+        skipped,
+        point('e', 4, 5)
+      ])
+    );
+    expect(rows.map(r => [r.point.id, r.rank, r.tie])).toEqual([
+      ['b', 1, false],
+      ['a', 2, true],
+      ['c', 2, true],
+      ['e', null, false]
+    ]);
+    expect(folded.map(p => p.id)).toEqual(['s']);
+  });
+
+  it('uses a log axis for a log range or two decades', () => {
+    const r = run([point('a', 0, 0.1, 0.5), point('b', 1, 10, 0.7)]);
+    expect(wantsLogScale(r, 'x')).toBe(true);
+    expect(plotSpec(r, 'accuracy', 'x').encoding.x.scale).toEqual({
+      type: 'log'
+    });
+    const narrow = run([point('a', 0, 1, 0.5), point('b', 1, 10, 0.7)]);
+    expect(wantsLogScale(narrow, 'x')).toBe(false);
+    narrow.plan = {
+      grid: { x: { start: 1, stop: 10, num: 2, log: true } },
+      strategy: { kind: 'grid' }
+    };
+    expect(wantsLogScale(narrow, 'x')).toBe(true);
+  });
+
+  it('draws a heatmap of the metric over two swept parameters', () => {
+    const two = (id: string, x: number, y: string, acc: number): IPoint => ({
+      ...point(id, 0, x, acc),
+      parameters: { x, y, fixed: 1 }
+    });
+    const r = run([
+      two('a', 1, 'u', 0.5),
+      two('b', 2, 'u', 0.6),
+      two('c', 1, 'v', 0.7)
+    ]);
+    expect(sweptParameters(r)).toEqual(['x', 'y']);
+    const spec = heatmapSpec(r, 'accuracy', 'x', 'y');
+    expect(spec.mark.type).toBe('rect');
+    expect(spec.data.values).toEqual([
+      { x: '1', y: 'u', accuracy: 0.5 },
+      { x: '2', y: 'u', accuracy: 0.6 },
+      { x: '1', y: 'v', accuracy: 0.7 }
+    ]);
+  });
+});
+
 describe('runs', () => {
+  it('shows an unreachable target until a run event clears it', () => {
+    let r: any = run([point('a', 0, 1)]);
+    const message = 'Airflow unreachable since 10:08:07; retrying every 1 s';
+    r = applyEvent(r, {
+      run_id: 'r1',
+      kind: 'run',
+      seq: 1,
+      state: 'unknown',
+      message,
+      unreachable_since: 100
+    });
+    expect([r.state, r.message, r.unreachable_since]).toEqual([
+      'unknown',
+      message,
+      100
+    ]);
+    r = applyEvent(r, {
+      run_id: 'r1',
+      kind: 'point',
+      seq: 2,
+      point_id: 'a',
+      state: 'running',
+      tries: [
+        { try: 1, state: 'failed', error: 'boom', started: 1, finished: 2 }
+      ]
+    });
+    expect(r.points[0].tries[0].error).toBe('boom');
+    r = applyEvent(r, {
+      run_id: 'r1',
+      kind: 'run',
+      seq: 3,
+      state: 'running',
+      message: null,
+      unreachable_since: null
+    });
+    expect([r.state, r.message, r.unreachable_since]).toEqual([
+      'running',
+      null,
+      null
+    ]);
+  });
+
   it('applies events in order, ignoring stale ones, and recounts', () => {
     let r: any = run([point('a', 0, 1), point('b', 1, 2)]);
     r = applyEvent(r, {

@@ -74,10 +74,13 @@ def test_login_through_the_hub_tag_grid_productionize_leaderboard(hub, tmp_path)
             expect(button).to_be_enabled(timeout=60_000)
             button.click()
 
-            runs = panel.get_by_role("region", name="Runs")
-            board = runs.get_by_role("table").filter(has_text="score")
-            expect(board.get_by_role("row")).to_have_count(3, timeout=180_000)  # header + 2
-            expect(board).to_contain_text("2")
+            run = page.locator(".jp-mvdp-runView")  # the run opens in the main area
+            expect(run.locator(".jp-mvdp-point.jp-mvdp-state-success")).to_have_count(
+                2, timeout=180_000
+            )
+            board = run.locator(".jp-mvdp-leaderboard")
+            expect(board.locator("th").filter(has_text="score")).to_have_count(1)
+            expect(board.locator(".jp-mvdp-point")).to_have_count(2)
             page.screenshot(path=str(tmp_path / "hub-leaderboard.png"))
         finally:
             browser.close()

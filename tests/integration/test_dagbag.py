@@ -40,6 +40,7 @@ OPTIONS = {
         }
     },
     "schedule": {"schedule": "@daily", "timeout": 60, "parallelism": 3},
+    "retries": {"retries": 2, "retry_delay": 1.5},
 }
 ODD_GRID = {
     'quote\'s "name"': ["it's", '"x"', "'''", "a\nb", "héllo 世界", "{{ var.value.secret }}"],
@@ -128,6 +129,8 @@ def test_no_plan_value_is_a_template_field_in_airflow(airflow, tmp_path):
     has any of them in a template field, so "{{ 7*7 }}" stays "{{ 7*7 }}"."""
     folder = tmp_path / "dags"
     folder.mkdir()
+    for name, content in runtime_files().items():  # the rules module the DAGs import
+        (folder / name).write_bytes(content)
     jinja = "{{ 7*7 }}"
     for kind, strategy in STRATEGIES.items():
         plan = Plan.from_json(

@@ -1,21 +1,28 @@
 /**
  * The whole flow in a real browser: tag the parameters cell from the cell toolbar, define a
- * grid and a strategy in the MVDP panel, productionize on the local target, watch the states
- * arrive, read the leaderboard and the plot, open an output notebook. Screenshots of each
- * state are written to ui-tests/screenshots/ (shown in the README).
+ * grid and a strategy in the MVDP panel, productionize on the local target, follow the run in
+ * the main area (leaderboard, log in place, plot, heatmap), the notifications, the plan kept
+ * in the notebook across a reload, a panel that fits its width, Light and Dark themes.
+ *
+ * Screenshots go to test-results/screenshots (ignored); `jlpm screenshots` writes them to
+ * ui-tests/screenshots instead, the ones the README shows.
  */
 import { expect, galata, test } from '@jupyterlab/galata';
-import { Page } from '@playwright/test';
+import { Locator, Page } from '@playwright/test';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const SHOTS = path.resolve(__dirname, '..', 'screenshots');
+const SHOTS = path.resolve(
+  __dirname,
+  '..',
+  process.env.MVDP_SCREENSHOTS || path.join('test-results', 'screenshots')
+);
 
 test.use({ autoGoto: true, viewport: { width: 1440, height: 900 } });
 
-/** Upload the Titanic example (untagged, so the test tags it) and its data. */
+/** Upload the Titanic example (untagged if asked, so the test tags it) and its data. */
 async function upload(
   page: any,
   tmpPath: string,
@@ -45,7 +52,14 @@ async function upload(
 async function openPanel(page: Page & any, notebook: string): Promise<any> {
   await page.notebook.openByPath(notebook);
   await page.notebook.activate('titanic.ipynb');
-  await page.sidebar.openTab('jp-mvdp-panel');
+  return showPanel(page);
+}
+
+/** Show the MVDP sidebar through its command (also right after a reload restored it). */
+async function showPanel(page: Page): Promise<Locator> {
+  await page.evaluate(() =>
+    (window as any).jupyterapp.commands.execute('mvdp:open-panel')
+  );
   const panel = page.locator('#jp-mvdp-panel');
   await expect(panel).toBeVisible();
   return panel;
@@ -56,15 +70,31 @@ async function values(panel: any, name: string, text: string): Promise<void> {
   await panel.getByLabel(`${name} values`).fill(text);
 }
 
-async function shot(locator: any, name: string): Promise<void> {
+async function shot(locator: Locator, name: string): Promise<void> {
   fs.mkdirSync(SHOTS, { recursive: true });
   await locator.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 }
 
-test('tag, define a 4-point grid, productionize locally, follow it live', async ({
+/** Reload the lab; the restored layout has no active Launcher, which galata's wait expects. */
+async function reloadLab(page: any): Promise<void> {
+  await page.reload({ waitForIsReady: false });
+  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+}
+
+/** The panel is not wider than its box: nothing to scroll sideways. */
+async function fits(panel: Locator): Promise<void> {
+  const [scroll, client] = await panel.evaluate(el => [
+    el.scrollWidth,
+    el.clientWidth
+  ]);
+  expect(scroll).toBeLessThanOrEqual(client);
+}
+
+test('tag, define a 6-point grid, productionize locally, follow it in the main area', async ({
   page,
   tmpPath
 }) => {
+  test.slow(); // the whole flow with a 6-point run: more time on a busy machine
   const notebook = await upload(page, tmpPath, false);
   let panel = await openPanel(page, notebook);
   await expect(panel.locator('.jp-mvdp-noParameters')).toContainText(
@@ -84,54 +114,197 @@ test('tag, define a 4-point grid, productionize locally, follow it live', async 
   );
   await toggle.click();
   await expect(page.locator('.jp-Cell.jp-mvdp-parametersCell')).toHaveCount(1);
-  await page.sidebar.openTab('jp-mvdp-panel');
-  panel = page.locator('#jp-mvdp-panel');
+  panel = await showPanel(page);
   await expect(panel.locator('.jp-mvdp-axis')).toHaveCount(6);
   await expect(
     panel.locator('.jp-mvdp-axis[data-parameter="max_depth"]')
   ).toContainText('int');
   await shot(page.locator('.jp-Cell.jp-mvdp-parametersCell'), '2-tagged-cell');
 
-  await values(panel, 'n_estimators', '10, 50');
+  await values(panel, 'n_estimators', '1, 10, 100');
   await values(panel, 'max_depth', '2, 4');
   await panel.getByLabel('metric', { exact: true }).fill('accuracy');
-  await expect(panel.locator('.jp-mvdp-size')).toHaveText('4 points');
+  await expect(panel.locator('.jp-mvdp-size')).toHaveText('6 points');
   const button = panel.locator('.jp-mvdp-productionize');
   await expect(button).toBeEnabled();
   await shot(panel, '3-grid-defined');
 
+  // the run opens in the main area
   await button.click();
-  const run = panel.locator('.jp-mvdp-runView');
-  await expect(run.locator('.jp-mvdp-point')).toHaveCount(4);
+  const run = page.locator('.jp-mvdp-runView');
+  await expect(run.locator('.jp-mvdp-point')).toHaveCount(6);
+  await expect(
+    page.locator('.lm-TabBar-tab', { hasText: 'Run titanic.ipynb' })
+  ).toBeVisible();
   await expect(
     run.locator('.jp-mvdp-point.jp-mvdp-state-running').first()
   ).toBeVisible({ timeout: 60000 });
   await shot(run, '4-running');
+
+  // close the run while it runs: the notification of its end has an action reopening it
+  await page
+    .locator('.lm-TabBar-tab', { hasText: 'Run titanic.ipynb' })
+    .locator('.lm-TabBar-tabCloseIcon')
+    .click();
+  await expect(run).toHaveCount(0);
+  const toast = page.locator('.Toastify__toast', {
+    hasText: 'Run of titanic.ipynb finished: 6 succeeded, 0 failed'
+  });
+  await toast
+    .getByRole('button', { name: 'Open run' })
+    .click({ timeout: 180000 });
   await expect(run.locator('.jp-mvdp-runHeader .jp-mvdp-state')).toHaveText(
-    'success',
-    { timeout: 180000 }
+    'success'
   );
   await expect(run.locator('.jp-mvdp-point.jp-mvdp-state-success')).toHaveCount(
-    4
+    6
   );
-  await expect(run.locator('.jp-mvdp-leaderboard th')).toContainText([
-    'accuracy'
+
+  // parameters first, point id last, one format per column, the best row marked
+  const headers = run.locator('.jp-mvdp-leaderboard th');
+  await expect(headers).toHaveText([
+    '#',
+    'n_estimators',
+    'max_depth',
+    'accuracy',
+    'f1',
+    'state',
+    'point'
   ]);
   await expect(run.locator('.jp-mvdp-best')).toHaveCount(1);
+  const accuracies = await run
+    .locator('.jp-mvdp-point td.jp-mvdp-metric')
+    .allTextContents();
+  expect(new Set(accuracies.map(a => a.split('.')[1]?.length)).size).toBe(1);
+  // two swept parameters: a heatmap; n_estimators spans two decades: a log axis
+  await expect(run.getByLabel('plot parameter')).toHaveValue('(heatmap)');
   await expect(
     run.locator('.jp-mvdp-vega canvas, .jp-mvdp-vega svg').first()
   ).toBeVisible();
   await shot(run, '5-leaderboard-and-plot');
-
-  // a click on a point opens its output notebook
-  const first = await run.locator('.jp-mvdp-point code').first().textContent();
-  await run.locator('.jp-mvdp-point').first().click();
+  // the generated DAG, read only
+  await run.getByText('Generated DAG').click();
+  await expect(run.locator('.jp-mvdp-dagSource')).toContainText(
+    'Grid search of'
+  );
+  await run.getByText('Generated DAG').click();
+  await run.getByLabel('plot parameter').selectOption('n_estimators');
   await expect(
-    page.locator('.lm-TabBar-tab', { hasText: `${first}.ipynb` })
+    run.locator('.jp-mvdp-vega canvas, .jp-mvdp-vega svg').first()
+  ).toBeVisible();
+
+  // a point's worker log in place, then its output notebook
+  const first = run.locator('.jp-mvdp-point').first();
+  const id = await first.locator('.jp-mvdp-pointId').textContent();
+  await first.click();
+  await run.locator('.jp-mvdp-showLog').click();
+  await expect(run.locator('.jp-mvdp-log')).not.toBeEmpty();
+  await shot(run, '6-point-log');
+  await first.click(); // fold it again
+
+  // Compare: nbdime's diff of the last point's output notebook with the best one's
+  const last = run.locator('.jp-mvdp-point').last();
+  const lastId = await last.locator('.jp-mvdp-pointId').textContent();
+  await last.click();
+  await run.getByRole('button', { name: 'Compare with the best' }).click();
+  await expect(
+    page.locator('.lm-TabBar-tab', { hasText: `↔ ${lastId}` })
+  ).toBeVisible();
+  const diff = page.frameLocator('.jp-mvdp-compare iframe');
+  await expect(diff.locator('.jp-Notebook-diff')).toBeVisible();
+  await expect(diff.locator('.jp-Cell-diff').first()).toBeVisible();
+  await shot(page.locator('.jp-mvdp-compare'), '7-compare');
+  await page
+    .locator('.lm-TabBar-tab', { hasText: 'Run titanic.ipynb' })
+    .click();
+  await last.click();
+  await first.click(); // the best point's details again
+
+  // Light and Dark themes stay readable
+  await shot(run, 'theme-light');
+  await page.theme.setDarkTheme();
+  await shot(run, 'theme-dark');
+  await page.theme.setLightTheme();
+
+  await run.getByText('Open output notebook').click();
+  await expect(
+    page.locator('.lm-TabBar-tab', { hasText: `${id}.ipynb` })
   ).toBeVisible();
 });
 
-test('early stopping skips the points it does not need', async ({
+test('the plan lives in the notebook: a reload restores it', async ({
+  page,
+  tmpPath
+}) => {
+  const notebook = await upload(page, tmpPath, true);
+  let panel = await openPanel(page, notebook);
+  await values(panel, 'n_estimators', '10, 50');
+  await panel.getByLabel('max_depth mode').selectOption('range');
+  await panel.getByLabel('max_depth start').fill('2');
+  await panel.getByLabel('max_depth stop').fill('6');
+  await panel.getByLabel('max_depth step').fill('2');
+  await panel
+    .getByLabel('strategy', { exact: true })
+    .selectOption('early_stop');
+  await panel.getByLabel('metric', { exact: true }).fill('accuracy');
+  await panel.getByLabel('target', { exact: true }).fill('0.8');
+  await expect(panel.locator('.jp-mvdp-size')).toHaveText('6 points');
+  await expect(panel.locator('.jp-mvdp-productionize')).toBeEnabled();
+  // the valid plan went into the notebook's metadata: the notebook's own save writes it
+  await page.notebook.save();
+  const saved = await page.request.get(`/api/contents/${notebook}?content=1`);
+  expect((await saved.json()).content.metadata.mvdp.plan).toEqual({
+    grid: {
+      n_estimators: [10, 50],
+      max_depth: { start: 2, stop: 6, step: 2 }
+    },
+    strategy: {
+      kind: 'early_stop',
+      metric: 'accuracy',
+      goal: 'max',
+      target: 0.8
+    }
+  });
+
+  await reloadLab(page);
+  // the layout restored the notebook: activate it rather than open it again
+  await page.notebook.activate('titanic.ipynb');
+  panel = await showPanel(page);
+  await expect(panel.getByLabel('n_estimators values')).toHaveValue('10, 50');
+  await expect(panel.getByLabel('max_depth step')).toHaveValue('2');
+  await expect(panel.getByLabel('strategy', { exact: true })).toHaveValue(
+    'early_stop'
+  );
+  await expect(panel.getByLabel('metric', { exact: true })).toHaveValue(
+    'accuracy'
+  );
+  await expect(panel.getByLabel('target', { exact: true })).toHaveValue('0.8');
+  await expect(panel.locator('.jp-mvdp-size')).toHaveText('6 points');
+  await shot(panel, 'plan-restored');
+});
+
+test('the panel fits the default sidebar width and 600 px', async ({
+  page,
+  tmpPath
+}) => {
+  const notebook = await upload(page, tmpPath, true);
+  const panel = await openPanel(page, notebook);
+  await values(panel, 'criterion', 'gini, entropy, log_loss');
+  await values(panel, 'data_path', '"datasets/titanic.csv"');
+  await panel.getByLabel('n_estimators mode').selectOption('range');
+  await panel.getByLabel('n_estimators range kind').selectOption('num');
+  await panel.locator('summary').click();
+  await fits(panel);
+  await shot(panel, 'panel-default-width');
+  await page.sidebar.setWidth(600, 'right');
+  await expect
+    .poll(async () => (await panel.boundingBox())?.width ?? 0)
+    .toBeGreaterThan(550);
+  await fits(panel);
+  await shot(panel, 'panel-600px');
+});
+
+test('early stopping folds the skipped points; the run tab survives a reload', async ({
   page,
   tmpPath
 }) => {
@@ -148,7 +321,7 @@ test('early stopping skips the points it does not need', async ({
   await panel.getByLabel('parallelism').fill('2');
   await expect(panel.locator('.jp-mvdp-size')).toHaveText('8 points');
   await panel.locator('.jp-mvdp-productionize').click();
-  const run = panel.locator('.jp-mvdp-runView');
+  const run = page.locator('.jp-mvdp-runView');
   await expect(run.locator('.jp-mvdp-runHeader .jp-mvdp-state')).toHaveText(
     'success',
     { timeout: 180000 }
@@ -156,30 +329,56 @@ test('early stopping skips the points it does not need', async ({
   await expect(run.locator('.jp-mvdp-point.jp-mvdp-state-success')).toHaveCount(
     2
   );
+  await expect(run.locator('.jp-mvdp-skippedRow')).toContainText(
+    '6 points skipped'
+  );
+  await expect(run.locator('.jp-mvdp-point.jp-mvdp-state-skipped')).toHaveCount(
+    0
+  );
+  await expect(run).toContainText('reached the target 0.5');
+  await shot(run, '8-early-stop-skipped');
+  await run.locator('.jp-mvdp-skippedRow').click();
   await expect(run.locator('.jp-mvdp-point.jp-mvdp-state-skipped')).toHaveCount(
     6
   );
-  await expect(run).toContainText('reached the target 0.5');
 
-  // runs survive a page reload: a fresh page of the lab lists them (REST is the source of truth)
-  const fresh = await page.context().newPage();
-  await fresh.goto(page.url());
-  await fresh.waitForSelector('#jp-mvdp-panel', {
-    state: 'attached',
-    timeout: 60000
+  // the run's tab comes back with the layout (REST is the source of truth)
+  await reloadLab(page);
+  const restored = page.locator('.jp-mvdp-runView');
+  await expect(restored.locator('.jp-mvdp-skippedRow')).toContainText(
+    '6 points skipped',
+    { timeout: 60000 }
+  );
+  const reloaded = await showPanel(page);
+  await expect(reloaded.locator('.jp-mvdp-run').first()).toContainText(
+    'success'
+  );
+});
+
+test('a canary alert is announced with an action opening the run', async ({
+  page,
+  tmpPath
+}) => {
+  const notebook = await upload(page, tmpPath, true);
+  const panel = await openPanel(page, notebook);
+  await values(panel, 'n_estimators', '5');
+  await panel.getByLabel('strategy', { exact: true }).selectOption('canary');
+  await panel.getByLabel('metric', { exact: true }).fill('accuracy');
+  await panel.getByLabel('baseline', { exact: true }).fill('0.99');
+  await expect(panel.locator('.jp-mvdp-productionize')).toBeEnabled();
+  await panel.locator('.jp-mvdp-productionize').click();
+  const toast = page.locator('.Toastify__toast', {
+    hasText: 'Canary alert on titanic.ipynb'
   });
-  const freshPanel = fresh.locator('#jp-mvdp-panel');
-  if (!(await freshPanel.isVisible())) {
-    await fresh.locator('.lm-TabBar-tab[data-id="jp-mvdp-panel"]').click();
-  }
-  const reloaded = freshPanel.locator('.jp-mvdp-run').first();
-  await expect(reloaded).toContainText('success');
-  await reloaded.locator('button').click();
-  await expect(
-    freshPanel.locator('.jp-mvdp-point.jp-mvdp-state-skipped')
-  ).toHaveCount(6);
-  await fresh.close();
-  await shot(run, '6-early-stop-skipped');
+  await expect(toast).toBeVisible({ timeout: 120000 });
+  await page
+    .locator('.lm-TabBar-tab', { hasText: 'Run titanic.ipynb' })
+    .locator('.lm-TabBar-tabCloseIcon')
+    .click();
+  await toast.getByRole('button', { name: 'Open run' }).click();
+  await expect(page.locator('.jp-mvdp-outcome-alert')).toContainText(
+    'Alert, not deployed'
+  );
 });
 
 test('a bad grid value shows an inline error and Productionize stays disabled', async ({
@@ -195,7 +394,7 @@ test('a bad grid value shows an inline error and Productionize stays disabled', 
     )
   ).toHaveText('ten is not an int');
   await expect(panel.locator('.jp-mvdp-productionize')).toBeDisabled();
-  await shot(panel, '7-bad-value');
+  await shot(panel, '9-bad-value');
 });
 
 test('a target that is down shows its error', async ({ page, tmpPath }) => {
@@ -211,7 +410,7 @@ test('a target that is down shows its error', async ({ page, tmpPath }) => {
     'Cannot reach Airflow at http://127.0.0.1:9'
   );
   await expect(panel).not.toContainText('not-a-real-secret');
-  await shot(panel, '8-target-down');
+  await shot(panel, '10-target-down');
 });
 
 void galata;

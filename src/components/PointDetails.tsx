@@ -1,0 +1,75 @@
+/** One point in place: its parameters, error, output notebook and the worker's log. */
+import * as React from 'react';
+
+import { api, IPoint, IRun } from '../api';
+import { errorText } from '../planModel';
+
+export function PointDetails(props: {
+  run: IRun;
+  point: IPoint;
+  onOpenOutput: (path: string) => void;
+  onCompare: (base: string, remote: string) => void;
+}): JSX.Element {
+  const { run, point } = props;
+  const best = run.best?.output && run.best.id !== point.id ? run.best : null;
+  const [log, setLog] = React.useState<string | null>(null);
+  const [loading, setLoading] = React.useState(false);
+  const showLog = async () => {
+    setLoading(true);
+    try {
+      setLog((await api.log(run.run_id, point.id)) || '(empty log)');
+    } catch (e) {
+      setLog(`The log is not available: ${errorText(e)}`);
+    } finally {
+      setLoading(false);
+    }
+  };
+  return (
+    <div className="jp-mvdp-pointDetails" aria-label={`point ${point.id}`}>
+      <div className="jp-mvdp-muted">
+        {point.id}:{' '}
+        {Object.entries(point.parameters)
+          .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+          .join(', ')}
+      </div>
+      {point.error && (
+        <pre className="jp-mvdp-pointError" role="alert">
+          {point.error}
+        </pre>
+      )}
+      <div className="jp-mvdp-actions">
+        {point.output && (
+          <button
+            className="jp-mvdp-button"
+            onClick={() => props.onOpenOutput(point.output!)}
+          >
+            Open output notebook
+          </button>
+        )}
+        {point.output && best && (
+          <button
+            className="jp-mvdp-button jp-mvdp-compareBest"
+            title={`nbdime diff of ${best.output} and ${point.output}`}
+            onClick={() => props.onCompare(best.output!, point.output!)}
+          >
+            Compare with the best
+          </button>
+        )}
+        {point.state !== 'queued' && point.state !== 'skipped' && (
+          <button
+            className="jp-mvdp-button jp-mvdp-showLog"
+            disabled={loading}
+            onClick={showLog}
+          >
+            {loading ? 'Loading…' : log === null ? 'Show log' : 'Reload log'}
+          </button>
+        )}
+      </div>
+      {log !== null && (
+        <pre className="jp-mvdp-log" aria-label="worker log">
+          {log}
+        </pre>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,125 @@
+/**
+ * A run in the main area: header (state, counts, elapsed), canary outcome, the leaderboard,
+ * the plot and the generated DAG.
+ */
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import * as React from 'react';
+
+import { api } from '../api';
+import { POINT_STATES } from '../results';
+import { RunsModel } from '../runsModel';
+import { useSignal } from '../useSignal';
+import { DagView } from './DagView';
+import { Leaderboard } from './Leaderboard';
+import { Plot } from './Plot';
+import { StateBadge } from './StateBadge';
+
+export function RunView(props: {
+  runId: string;
+  runs: RunsModel;
+  rendermime: IRenderMimeRegistry;
+  onOpenOutput: (path: string) => void;
+  onCompare: (base: string, remote: string) => void;
+}): JSX.Element {
+  useSignal(props.runs.changed);
+  const run = props.runs.get(props.runId);
+  const [missing, setMissing] = React.useState<string | null>(null);
+  const active =
+    run?.state === 'queued' ||
+    run?.state === 'running' ||
+    run?.state === 'unknown';
+  const [now, setNow] = React.useState(Date.now() / 1000);
+  React.useEffect(() => {
+    if (!run) {
+      props.runs.fetch(props.runId).catch(e => setMissing(String(e.message)));
+    }
+  }, [props.runId]);
+  React.useEffect(() => {
+    if (!active) {
+      return;
+    }
+    const timer = setInterval(() => setNow(Date.now() / 1000), 1000);
+    return () => clearInterval(timer);
+  }, [active]);
+  if (!run) {
+    return (
+      <div className="jp-mvdp-runView jp-mvdp-muted">
+        {missing ?? 'Loading the run…'}
+      </div>
+    );
+  }
+  const elapsed = Math.max(0, (run.finished ?? now) - run.created);
+  return (
+    <div className="jp-mvdp-runView" data-run={run.run_id}>
+      <header className="jp-mvdp-runHeader">
+        <h2>{run.notebook}</h2>
+        <StateBadge state={run.state} />
+        <span className="jp-mvdp-elapsed">{elapsed.toFixed(0)} s</span>
+        <span className="jp-mvdp-counts" aria-label="point states">
+          {POINT_STATES.map(s => (
+            <span
+              key={s}
+              className={`jp-mvdp-count jp-mvdp-state-${s}`}
+              title={s}
+            >
+              {s} {run.counts[s]}
+            </span>
+          ))}
+        </span>
+        <span className="jp-mvdp-muted">
+          {run.strategy.kind}
+          {run.strategy.metric
+            ? ` · ${run.strategy.goal ?? 'max'} ${run.strategy.metric}`
+            : ''}{' '}
+          · {run.target} · {run.run_id}
+        </span>
+        {active && (
+          <button
+            className="jp-mvdp-button"
+            onClick={() => api.cancel(run.run_id).catch(() => undefined)}
+          >
+            Cancel
+          </button>
+        )}
+      </header>
+      {run.progress && active && (
+        <div className="jp-mvdp-muted">{run.progress}</div>
+      )}
+      {run.message && run.unreachable_since ? (
+        <div className="jp-mvdp-warning" role="status">
+          ⚠ {run.message}
+        </div>
+      ) : (
+        run.message && (
+          <div className="jp-mvdp-error" role="alert">
+            {run.message}
+          </div>
+        )
+      )}
+      {run.outcome && (
+        <div
+          className={`jp-mvdp-outcome jp-mvdp-outcome-${run.outcome}`}
+          role="status"
+        >
+          {run.outcome === 'deploy' ? 'Deployed: ' : 'Alert, not deployed: '}
+          {run.reason}
+        </div>
+      )}
+      {!run.outcome && run.reason && (
+        <div className="jp-mvdp-muted">Stopped: {run.reason}</div>
+      )}
+      <div className="jp-mvdp-results">
+        <Leaderboard
+          run={run}
+          onOpenOutput={props.onOpenOutput}
+          onCompare={props.onCompare}
+        />
+        <Plot run={run} rendermime={props.rendermime} />
+      </div>
+      <details className="jp-mvdp-dag">
+        <summary>Generated DAG</summary>
+        <DagView runId={run.run_id} />
+      </details>
+    </div>
+  );
+}

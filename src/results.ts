@@ -1,0 +1,341 @@
+/**
+ * Pure logic of a run's views (no DOM, no JupyterLab): event reduction, the leaderboard's
+ * rows (ranks, ties, folded skipped points), per-column number formats and the plot specs.
+ * Unit tested with jest.
+ */
+import { Goal, IPoint, IRun, IRunEvent, PointState } from './api';
+
+export const POINT_STATES: PointState[] = [
+  'queued',
+  'running',
+  'success',
+  'failed',
+  'skipped'
+];
+
+/** A run with one event applied; events older than the run's last seen seq are ignored. */
+export function applyEvent(
+  run: IRun & { seq?: number },
+  event: IRunEvent
+): IRun & { seq?: number } {
+  if (event.run_id !== run.run_id || (run.seq ?? 0) >= event.seq) {
+    return run;
+  }
+  const next: IRun & { seq?: number } = { ...run, seq: event.seq };
+  if (event.kind === 'run') {
+    next.state = (event.state as any) ?? run.state;
+    next.progress = event.progress ?? run.progress;
+    // a run event carries the run's message: null clears it (the target answers again)
+    next.message = event.message !== undefined ? event.message : run.message;
+    next.unreachable_since =
+      event.unreachable_since !== undefined
+        ? event.unreachable_since
+        : run.unreachable_since;
+  } else if (event.kind === 'outcome') {
+    next.outcome = event.outcome ?? null;
+    next.reason = event.reason ?? null;
+  } else {
+    next.points = run.points.map(p => {
+      if (p.id !== event.point_id) {
+        return p;
+      }
+      if (event.kind === 'point') {
+        return {
+          ...p,
+          state: event.state as PointState,
+          error: event.error ?? null,
+          output: event.output ?? p.output,
+          tries: event.tries ?? p.tries
+        };
+      }
+      return { ...p, metrics: event.metrics ?? p.metrics };
+    });
+  }
+  next.counts = countStates(next.points);
+  return next;
+}
+
+export function countStates(points: IPoint[]): IRun['counts'] {
+  const counts: any = {};
+  for (const state of POINT_STATES) {
+    counts[state] = 0;
+  }
+  for (const p of points) {
+    counts[p.state]++;
+  }
+  return counts;
+}
+
+function metricOf(point: IPoint, metric: string): number | null {
+  const v = point.metrics?.[metric];
+  return typeof v === 'number' && !isNaN(v) ? v : null;
+}
+
+/** Points ranked by the metric (best first), points without it last. */
+export function leaderboard(
+  points: IPoint[],
+  metric: string | undefined,
+  goal: Goal = 'max',
+  sortBy?: { key: string; descending: boolean }
+): IPoint[] {
+  const rows = [...points];
+  if (sortBy) {
+    const value = (p: IPoint) =>
+      sortBy.key in p.metrics
+        ? p.metrics[sortBy.key]
+        : p.parameters[sortBy.key];
+    return rows.sort((a, b) => {
+      const [x, y] = [value(a), value(b)];
+      if (x === y) {
+        return 0;
+      }
+      if (x === undefined || x === null) {
+        return 1;
+      }
+      if (y === undefined || y === null) {
+        return -1;
+      }
+      return (x < y ? -1 : 1) * (sortBy.descending ? -1 : 1);
+    });
+  }
+  if (!metric) {
+    return rows;
+  }
+  const sign = goal === 'max' ? -1 : 1;
+  return rows.sort((a, b) => {
+    const [x, y] = [metricOf(a, metric), metricOf(b, metric)];
+    if (x === null && y === null) {
+      return a.index - b.index;
+    }
+    if (x === null) {
+      return 1;
+    }
+    if (y === null) {
+      return -1;
+    }
+    return x === y ? a.index - b.index : sign * (x - y);
+  });
+}
+
+/** The parameters of a run's points, in the notebook's order. */
+export function parameterNames(run: IRun): string[] {
+  return Object.keys(run.points[0]?.parameters ?? {});
+}
+
+/** Parameters with more than one value in the run: the axes worth plotting. */
+export function sweptParameters(run: IRun): string[] {
+  return parameterNames(run).filter(
+    name =>
+      new Set(run.points.map(p => JSON.stringify(p.parameters[name]))).size > 1
+  );
+}
+
+/** Metrics with a number in at least one point, the strategy's metric first. */
+export function metricNames(run: IRun): string[] {
+  const seen = new Set<string>();
+  for (const p of run.points) {
+    for (const [name, value] of Object.entries(p.metrics ?? {})) {
+      if (typeof value === 'number') {
+        seen.add(name);
+      }
+    }
+  }
+  const metric = run.strategy.metric;
+  const names = Array.from(seen).sort();
+  return metric && seen.has(metric)
+    ? [metric, ...names.filter(n => n !== metric)]
+    : names;
+}
+
+export interface IRankedRow {
+  point: IPoint;
+  /** 1 for the best; equal metric values share a rank; null without the metric. */
+  rank: number | null;
+  /** Another point has the same metric value. */
+  tie: boolean;
+}
+
+/**
+ * The leaderboard: ranked rows (or sorted by a column) and the skipped points apart, so a
+ * view can fold them into one row.
+ */
+export function rankRows(
+  run: IRun,
+  sortBy?: { key: string; descending: boolean }
+): { rows: IRankedRow[]; skipped: IPoint[] } {
+  const metric = run.strategy.metric;
+  const goal = run.strategy.goal ?? 'max';
+  const shown = run.points.filter(p => p.state !== 'skipped');
+  const skipped = run.points.filter(p => p.state === 'skipped');
+  const ranked = leaderboard(shown, metric, goal);
+  const ranks = new Map<string, number>();
+  const counts = new Map<number, number>();
+  if (metric) {
+    ranked.forEach((p, i) => {
+      const v = metricOf(p, metric);
+      if (v === null) {
+        return;
+      }
+      const before = i > 0 ? ranked[i - 1] : null;
+      const same = before && metricOf(before, metric) === v;
+      ranks.set(p.id, same ? ranks.get(before.id)! : i + 1);
+      counts.set(v, (counts.get(v) ?? 0) + 1);
+    });
+  }
+  const order = sortBy ? leaderboard(shown, metric, goal, sortBy) : ranked;
+  const rows = order.map(point => {
+    const v = metric ? metricOf(point, metric) : null;
+    return {
+      point,
+      rank: ranks.get(point.id) ?? null,
+      tie: v !== null && (counts.get(v) ?? 0) > 1
+    };
+  });
+  return { rows, skipped };
+}
+
+/**
+ * One format for a whole column, so `0.1, 1, 10` read as `0.1, 1.0, 10.0`, not
+ * `0.1000, 1, 10`: the fewest decimals (at most 4) that show every value, exponents for
+ * very small or large numbers, text as is.
+ */
+export function columnFormat(values: any[]): (value: any) => string {
+  const numbers = values.filter(
+    (v): v is number => typeof v === 'number' && isFinite(v)
+  );
+  if (numbers.length === 0 || numbers.every(Number.isInteger)) {
+    return formatValue;
+  }
+  const largest = Math.max(...numbers.map(Math.abs));
+  const smallest = Math.min(...numbers.filter(n => n !== 0).map(Math.abs));
+  if (largest >= 1e6 || smallest < 1e-3) {
+    return v =>
+      typeof v === 'number' && !Number.isInteger(v)
+        ? v.toExponential(2)
+        : formatValue(v);
+  }
+  let decimals = 1;
+  while (decimals < 4 && numbers.some(n => Number(n.toFixed(decimals)) !== n)) {
+    decimals++;
+  }
+  return v => (typeof v === 'number' ? v.toFixed(decimals) : formatValue(v));
+}
+
+/** A log axis when the plan swept the parameter on a log range or values span two decades. */
+export function wantsLogScale(run: IRun, parameter: string): boolean {
+  const axis: any = run.plan?.grid?.[parameter];
+  if (axis && !Array.isArray(axis) && typeof axis === 'object' && axis.log) {
+    return true;
+  }
+  const values = run.points.map(p => p.parameters[parameter]);
+  if (!values.every(v => typeof v === 'number' && v > 0)) {
+    return false;
+  }
+  return Math.max(...values) / Math.min(...values) >= 100;
+}
+
+/** A Vega-Lite spec: the metric against one parameter, one dot per finished point. */
+export function plotSpec(run: IRun, metric: string, parameter: string): any {
+  const values = run.points
+    .filter(p => metricOf(p, metric) !== null)
+    .map(p => ({
+      [parameter]: p.parameters[parameter],
+      [metric]: p.metrics[metric],
+      point: p.id,
+      best: run.best?.id === p.id ? 'best' : 'other'
+    }));
+  const numeric = values.every(v => typeof v[parameter] === 'number');
+  const log = numeric && wantsLogScale(run, parameter);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    description: `${metric} by ${parameter}`,
+    width: 260,
+    height: 180,
+    data: { values },
+    mark: { type: 'point', filled: true, size: 80, tooltip: true },
+    encoding: {
+      x: {
+        field: parameter,
+        type: numeric ? 'quantitative' : 'nominal',
+        ...(log ? { scale: { type: 'log' } } : {})
+      },
+      y: { field: metric, type: 'quantitative', scale: { zero: false } },
+      color: {
+        field: 'best',
+        type: 'nominal',
+        scale: { domain: ['best', 'other'], range: ['#e45756', '#4c78a8'] },
+        legend: null
+      },
+      tooltip: [
+        { field: 'point' },
+        { field: parameter },
+        { field: metric, format: '.4f' }
+      ]
+    }
+  };
+}
+
+export function formatValue(value: any): string {
+  if (typeof value === 'number' && !Number.isInteger(value)) {
+    return value.toPrecision(4);
+  }
+  if (typeof value === 'string') {
+    return value;
+  }
+  return value === null || value === undefined ? '' : JSON.stringify(value);
+}
+
+/** A Vega-Lite heatmap: the metric (mean over repeats) over two swept parameters. */
+export function heatmapSpec(
+  run: IRun,
+  metric: string,
+  x: string,
+  y: string
+): any {
+  const cells = new Map<string, { x: any; y: any; sum: number; n: number }>();
+  for (const p of run.points) {
+    const v = metricOf(p, metric);
+    if (v === null) {
+      continue;
+    }
+    const key = JSON.stringify([p.parameters[x], p.parameters[y]]);
+    const cell = cells.get(key) ?? {
+      x: p.parameters[x],
+      y: p.parameters[y],
+      sum: 0,
+      n: 0
+    };
+    cell.sum += v;
+    cell.n += 1;
+    cells.set(key, cell);
+  }
+  const values = Array.from(cells.values()).map(c => ({
+    [x]: formatValue(c.x),
+    [y]: formatValue(c.y),
+    [metric]: c.sum / c.n
+  }));
+  const order = (name: string) =>
+    Array.from(new Set(run.points.map(p => p.parameters[name])))
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(formatValue);
+  const goal = run.strategy.goal ?? 'max';
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    description: `${metric} over ${x} and ${y}`,
+    width: 200,
+    height: 160,
+    data: { values },
+    mark: { type: 'rect', tooltip: true },
+    encoding: {
+      x: { field: x, type: 'ordinal', sort: order(x) },
+      y: { field: y, type: 'ordinal', sort: order(y) },
+      color: {
+        field: metric,
+        type: 'quantitative',
+        scale: { scheme: 'viridis', reverse: goal === 'min' },
+        legend: { format: '.3f' }
+      },
+      tooltip: [{ field: x }, { field: y }, { field: metric, format: '.4f' }]
+    }
+  };
+}

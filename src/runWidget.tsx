@@ -1,0 +1,46 @@
+/** A run in the main area: one MainAreaWidget per run, tracked so the layout restores it. */
+import { MainAreaWidget } from '@jupyterlab/apputils';
+import { PathExt } from '@jupyterlab/coreutils';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { LabIcon, ReactWidget } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { RunView } from './components/RunView';
+import { RunsModel } from './runsModel';
+
+export class RunWidget extends MainAreaWidget<ReactWidget> {
+  constructor(
+    readonly runId: string,
+    options: {
+      runs: RunsModel;
+      rendermime: IRenderMimeRegistry;
+      icon: LabIcon;
+      onOpenOutput: (path: string) => void;
+      onCompare: (base: string, remote: string) => void;
+    }
+  ) {
+    const content = ReactWidget.create(
+      <RunView
+        runId={runId}
+        runs={options.runs}
+        rendermime={options.rendermime}
+        onOpenOutput={options.onOpenOutput}
+        onCompare={options.onCompare}
+      />
+    );
+    content.addClass('jp-mvdp-runContent');
+    super({ content });
+    this.id = `jp-mvdp-run-${runId}`;
+    const label = () => {
+      const run = options.runs.get(runId);
+      this.title.label = run
+        ? `Run ${PathExt.basename(run.notebook)}`
+        : `Run ${runId}`;
+    };
+    label();
+    options.runs.changed.connect(label, this);
+    this.title.caption = `MVDP run ${runId}`;
+    this.title.icon = options.icon;
+    this.title.closable = true;
+  }
+}

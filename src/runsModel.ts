@@ -1,0 +1,98 @@
+/**
+ * The user's runs, shared by the sidebar, the run views and the notifications: loaded over
+ * REST, kept live from jupyter_server's event bus, refreshed from REST when a run ends.
+ */
+import { Event } from '@jupyterlab/services';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { api, IRun, IRunEvent } from './api';
+import { applyEvent } from './results';
+import { RUN_EVENT_SCHEMA } from './tokens';
+
+const DONE = ['success', 'failed', 'cancelled'];
+
+export class RunsModel {
+  constructor(private events: Event.IManager) {
+    events.stream.connect(this._onEvent, this);
+    void this.reload();
+  }
+
+  /** Runs, newest first. */
+  get runs(): IRun[] {
+    return this._runs;
+  }
+
+  /** Emitted on any change of the list or a run. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** A run that ended while the lab was watching it (final document from REST). */
+  get finished(): ISignal<this, IRun> {
+    return this._finished;
+  }
+
+  get(runId: string): IRun | undefined {
+    return this._runs.find(r => r.run_id === runId);
+  }
+
+  async reload(): Promise<void> {
+    try {
+      this._runs = await api.runs();
+      this._changed.emit();
+    } catch (reason) {
+      console.warn('jupyter-mvdp: runs not loaded', reason);
+    }
+  }
+
+  /** A run from REST, kept in the list (opening a run restored with the layout). */
+  async fetch(runId: string): Promise<IRun> {
+    const run = await api.run(runId);
+    this._put(run);
+    return run;
+  }
+
+  /** A run just created by Productionize. */
+  add(run: IRun): void {
+    this._put(run);
+  }
+
+  dispose(): void {
+    this.events.stream.disconnect(this._onEvent, this);
+    Signal.clearData(this);
+  }
+
+  private _put(run: IRun): void {
+    const known = this._runs.some(r => r.run_id === run.run_id);
+    this._runs = known
+      ? this._runs.map(r => (r.run_id === run.run_id ? run : r))
+      : [run, ...this._runs];
+    this._changed.emit();
+  }
+
+  private _onEvent(_: any, emission: any): void {
+    if (emission.schema_id !== RUN_EVENT_SCHEMA) {
+      return;
+    }
+    const event = emission as IRunEvent;
+    const run = this.get(event.run_id);
+    if (!run) {
+      void this.fetch(event.run_id).catch(() => undefined);
+      return;
+    }
+    this._runs = this._runs.map(r =>
+      r.run_id === event.run_id ? applyEvent(r, event) : r
+    );
+    this._changed.emit();
+    if (event.kind === 'run' && DONE.includes(event.state ?? '')) {
+      // REST has the final ranking, best point and reasons
+      this.fetch(event.run_id)
+        .then(final => this._finished.emit(final))
+        .catch(() => undefined);
+    }
+  }
+
+  private _runs: IRun[] = [];
+  private _changed = new Signal<this, void>(this);
+  private _finished = new Signal<this, IRun>(this);
+}
