@@ -308,3 +308,19 @@ def test_the_cli_leaves_no_zygote_or_kernel_behind(workspace):
         )
         assert done.returncode == 0, done.stderr
         assert left_behind(before, within=10) == {}
+
+
+def test_the_target_setting_turns_warm_kernels_off(workspace):
+    notebook(workspace / "nb.ipynb", ["import json\nprint(x)"])
+    store = RunStore(workspace / "off.sqlite")
+    cold = RunManager(
+        store,
+        build_targets({"local": {"kind": "local", "warm_kernels": False}}),
+        root_dir=workspace,
+    )
+    try:
+        doc = run(cold, "nb.ipynb", warm=True)  # the plan asks, the target says no
+    finally:
+        store.close()
+    assert doc["state"] == "success"
+    assert zygote.POOL.pids() == []
