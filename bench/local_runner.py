@@ -1,10 +1,19 @@
 """The local runner vs a sequential loop of papermill.execute_notebook (what a seed-style
-pipeline does per task), on the 8-point Titanic grid, measured side by side in one run.
+pipeline does per task), on the 8-point Titanic grid, measured side by side in one run:
 
-    python bench/local_runner.py [--repeat 3] [--parallelism N]
+- ``sequential``: papermill.execute_notebook, one point after the other;
+- ``runner, cold kernels``: the local runner with ``warm_kernels: false``;
+- ``runner, zygote started``: warm kernels, the zygote started within the run (first run of a
+  notebook's imports in a process);
+- ``runner, zygote ready``: warm kernels, the zygote kept from an earlier run (the server's
+  steady state).
 
-Prints each makespan and the speed-up ratio (target: >= 1.7x on 2 cores; the limit is the
-number of cores). Runs alternate (baseline, ours, baseline, ours, ...) so drift hits both.
+    python bench/local_runner.py [--repeat 2] [--parallelism N]
+
+Prints each makespan, the speed-ups over the sequential loop (target: >= 5x with a ready
+zygote on 2 cores) and a per-point breakdown read from papermill's own timestamps in the
+output notebooks: kernel start (papermill's start to the first cell), the first cell (the
+imports) and the other cells. Modes alternate within each repeat so drift hits all of them.
 """
 
 from __future__ import annotations
@@ -16,10 +25,13 @@ import shutil
 import statistics
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
+import nbformat
 import papermill
 
+from jupyter_mvdp import zygote
 from jupyter_mvdp.grid import expand
 from jupyter_mvdp.manager import RunManager
 from jupyter_mvdp.models import Plan
@@ -29,12 +41,14 @@ from jupyter_mvdp.targets import build_targets
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+MODES = ["sequential", "runner, cold kernels", "runner, zygote started", "runner, zygote ready"]
 
 
-def sequential(workspace: Path, plan: Plan) -> float:
+def sequential(workspace: Path, plan: Plan) -> tuple[float, list[Path]]:
     _, parameters = parameters_of(workspace / "titanic.ipynb")
     out = workspace / "sequential"
-    out.mkdir(exist_ok=True)
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
     start = time.perf_counter()
     for point in expand(plan.grid, parameters):
         papermill.execute_notebook(
@@ -44,10 +58,10 @@ def sequential(workspace: Path, plan: Plan) -> float:
             cwd=str(workspace),
             progress_bar=False,
         )
-    return time.perf_counter() - start
+    return time.perf_counter() - start, sorted(out.glob("*.ipynb"))
 
 
-def local_runner(workspace: Path, plan_doc: dict, parallelism: int) -> float:
+def local_runner(workspace: Path, plan_doc: dict, parallelism: int) -> tuple[float, list[Path]]:
     store = RunStore(workspace / "runs.sqlite")
     manager = RunManager(
         store,
@@ -60,7 +74,22 @@ def local_runner(workspace: Path, plan_doc: dict, parallelism: int) -> float:
     elapsed = time.perf_counter() - start
     store.close()
     assert doc["state"] == "success", doc
-    return elapsed
+    return elapsed, [workspace / p["output"] for p in doc["points"]]
+
+
+def breakdown(outputs: list[Path]) -> tuple[float, float, float]:
+    """Median (kernel start, first cell, other cells) in seconds over the output notebooks."""
+
+    def at(stamp: str) -> float:
+        return datetime.fromisoformat(stamp.rstrip("Z")).timestamp()
+
+    rows = []
+    for path in outputs:
+        nb = nbformat.read(path, as_version=4)
+        cells = [c.metadata["papermill"] for c in nb.cells if c.cell_type == "code"]
+        kernel = at(cells[0]["start_time"]) - at(nb.metadata["papermill"]["start_time"])
+        rows.append((kernel, cells[0]["duration"], sum(c["duration"] for c in cells[1:])))
+    return tuple(statistics.median(column) for column in zip(*rows, strict=True))
 
 
 def main() -> None:
@@ -72,6 +101,9 @@ def main() -> None:
     plan_doc.pop("parallelism", None)
     plan = Plan.from_json(plan_doc)
     n = len(expand(plan.grid))
+    times: dict[str, list[float]] = {mode: [] for mode in MODES}
+    parts: dict[str, list[tuple]] = {mode: [] for mode in MODES}
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(tmp)
         shutil.copy(NOTEBOOKS / "titanic.ipynb", workspace)
@@ -82,21 +114,33 @@ def main() -> None:
             cwd=str(workspace),
             progress_bar=False,
         )
-        base, ours = [], []
         for _ in range(args.repeat):
-            base.append(sequential(workspace, plan))
-            ours.append(local_runner(workspace, plan_doc, args.parallelism))
-    b, o = statistics.median(base), statistics.median(ours)
+            for mode in MODES:
+                if mode == "sequential":
+                    elapsed, outputs = sequential(workspace, plan)
+                else:
+                    if mode == "runner, zygote started":
+                        zygote.POOL.stop_all()
+                    doc = {**plan_doc, "warm_kernels": mode != "runner, cold kernels"}
+                    elapsed, outputs = local_runner(workspace, doc, args.parallelism)
+                times[mode].append(elapsed)
+                parts[mode].append(breakdown(outputs))
+        zygote.POOL.stop_all()
+    load = [round(x, 1) for x in (*load, *os.getloadavg())]
     print(
-        f"grid: {n} points of notebooks/titanic.ipynb, {os.cpu_count()} cores, parallelism {args.parallelism}"
+        f"grid: {n} points of notebooks/titanic.ipynb, {os.cpu_count()} cores, "
+        f"parallelism {args.parallelism}, load average before/after: {load[:3]} / {load[3:]}"
     )
-    print(
-        f"sequential papermill.execute_notebook: {b:6.2f} s  ({b / n:.2f} s/point)  runs: {[round(x, 2) for x in base]}"
-    )
-    print(
-        f"jupyter-mvdp local runner:            {o:6.2f} s  ({o / n:.2f} s/point)  runs: {[round(x, 2) for x in ours]}"
-    )
-    print(f"speed-up: {b / o:.2f}x (target >= 1.7x on 2 cores)")
+    base = statistics.median(times["sequential"])
+    print(f"{'':24} {'makespan':>9} {'speed-up':>9}   per point: kernel start, first cell, rest")
+    for mode in MODES:
+        t = statistics.median(times[mode])
+        k, first, rest = (statistics.median(p[i] for p in parts[mode]) for i in range(3))
+        print(
+            f"{mode:24} {t:8.2f}s {base / t:8.2f}x   {k:5.2f} s, {first:5.2f} s, {rest:5.2f} s"
+            f"   runs: {[round(x, 2) for x in times[mode]]}"
+        )
+    print("target: >= 5x the sequential loop with warm kernels on 2 cores")
 
 
 if __name__ == "__main__":

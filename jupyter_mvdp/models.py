@@ -93,6 +93,7 @@ class Plan:
     kernel: str | None = None
     schedule: str | None = None
     executor: Executor = field(default_factory=Executor)
+    warm_kernels: bool | None = None
 
     @classmethod
     def from_json(cls, doc: Any) -> Plan:
@@ -119,11 +120,13 @@ class Plan:
             kernel=doc.get("kernel"),
             schedule=doc.get("schedule"),
             executor=Executor(**doc.get("executor", {})),
+            warm_kernels=doc.get("warm_kernels"),
         )
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {"grid": self.grid, "strategy": self.strategy.to_json()}
-        for key in ("parallelism", "timeout", "retries", "retry_delay", "kernel", "schedule"):
+        keys = ("parallelism", "timeout", "retries", "retry_delay", "kernel", "schedule")
+        for key in (*keys, "warm_kernels"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.executor.to_json():

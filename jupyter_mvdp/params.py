@@ -134,13 +134,16 @@ class NotebookParameters:
 def inspect(nb: nbformat.NotebookNode, kernel: str | None = None) -> NotebookParameters:
     """The notebook's parameters, for the kernel that will run it (``kernel``, else the
     notebook's own; a notebook never run is taken for Python)."""
-    from papermill.exceptions import PapermillException
-    from papermill.translators import PythonTranslator, papermill_translators
-
     index = parameters_cell_index(nb)
     name, language = kernel_of(nb)
     name = kernel or name or "python3"
     language = language or ("python" if name.startswith("python") else name)
+    if language == "python":  # papermill's PythonTranslator; importing papermill here would
+        # cost the server ~55 MB (it imports pyarrow), which only point workers need
+        return NotebookParameters(index, python_parameters(nb.cells[index].source), language)
+    from papermill.exceptions import PapermillException
+    from papermill.translators import PythonTranslator, papermill_translators
+
     try:
         translator = papermill_translators.find_translator(name, language)
     except PapermillException:

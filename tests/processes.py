@@ -107,3 +107,42 @@ def wait_for(predicate, timeout: float, what: str):
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(0.2)
     return result
+
+
+def _descendants(root: int, table: dict) -> list[int]:
+    kids: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        kids.setdefault(ppid, []).append(pid)
+    found, todo = [], list(kids.get(root, []))
+    while todo:
+        pid = todo.pop()
+        if table[pid][1] != "Z":
+            found.append(pid)
+        todo.extend(kids.get(pid, []))
+    return found
+
+
+def _zygote_child(pid: int, table: dict) -> bool:
+    parent = table.get(table[pid][0])
+    return parent is not None and "jupyter_mvdp.zygote" in parent[2]
+
+
+def kernels(root: int) -> dict[int, str]:
+    """Live kernels under ``root``: ipykernel processes, and kernels forked by a zygote
+    (children of a process running ``jupyter_mvdp.zygote``, whose command line they share)."""
+    table = _table()
+    return {
+        pid: table[pid][2]
+        for pid in _descendants(root, table)
+        if "ipykernel" in table[pid][2] or _zygote_child(pid, table)
+    }
+
+
+def zygotes(root: int) -> dict[int, str]:
+    """Live zygotes under ``root`` (not the kernels they forked)."""
+    table = _table()
+    return {
+        pid: table[pid][2]
+        for pid in _descendants(root, table)
+        if "jupyter_mvdp.zygote" in table[pid][2] and not _zygote_child(pid, table)
+    }

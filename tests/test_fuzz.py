@@ -115,6 +115,7 @@ def plans():
                 "kernel": st.one_of(
                     st.sampled_from(["python3", "{{ 7*7 }}", "nope", ""]), json_values
                 ),
+                "warm_kernels": st.one_of(st.booleans(), json_values),
                 "schedule": st.one_of(
                     st.sampled_from(
                         [

@@ -14,7 +14,15 @@ import requests
 
 from jupyter_mvdp.dev_airflow import free_port
 from jupyter_mvdp.runs import RunStore
-from tests.processes import children, left_behind, subreaper, tree, wait_for
+from tests.processes import (
+    children,
+    kernels,
+    left_behind,
+    subreaper,
+    tree,
+    wait_for,
+    zygotes,
+)
 from tests.test_local import write_notebook
 from tests.test_restart import Server
 
@@ -27,7 +35,7 @@ PLAN = {
 
 
 def kernels_running(pid: int) -> bool:
-    return sum("ipykernel" in cmd for cmd in tree(pid).values()) >= 2
+    return len(kernels(pid)) >= 2
 
 
 def only_run(db) -> dict:
@@ -65,6 +73,7 @@ def test_cli_run_ends_with_its_workers_and_kernels(tmp_path, sig):
             stderr=subprocess.PIPE,
         )
         wait_for(lambda: kernels_running(cli.pid), 60, "two points' kernels")
+        assert zygotes(cli.pid)  # warm kernels: the zygote must go too
         cli.send_signal(sig)
         _, err = cli.communicate(timeout=30)
         assert left_behind(before, within=10) == {}
@@ -93,6 +102,7 @@ def test_a_jupyter_server_ends_with_its_local_runs(tmp_path, sig):
         )
         assert response.status_code == 202, response.text
         wait_for(lambda: kernels_running(server.proc.pid), 60, "two points' kernels")
+        assert zygotes(server.proc.pid)
         server.proc.send_signal(sig)
         server.proc.wait(30)
         assert left_behind(before, within=10) == {}

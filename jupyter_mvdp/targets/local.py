@@ -20,8 +20,6 @@ from collections import deque
 from multiprocessing.connection import wait
 from pathlib import Path
 
-import papermill
-
 from .. import params, strategies
 from ..exceptions import RunConflict
 from ..lifeline import LifelineKernelManager, watch_lifeline
@@ -40,7 +38,7 @@ _KERNEL_STARTS = 3
 def _context():
     """A forkserver context that preloads papermill: cheap, thread-safe process starts."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["jupyter_mvdp.targets.local"])
+    ctx.set_forkserver_preload(["jupyter_mvdp.targets.local", "papermill"])
     return ctx
 
 
@@ -58,6 +56,8 @@ def execute_point(job: dict, conn) -> None:
 
     The worker dies with its owner (the pipe's reader) and its kernel dies with the worker,
     so a killed owner never leaves a point running to be run again (lifeline.py)."""
+    import papermill  # preloaded by the forkserver; the server process never needs it
+
     watch_lifeline(conn.fileno())
     nb = job["notebook"]
     nb.metadata["mvdp"] = job["provenance"]
@@ -75,7 +75,7 @@ def execute_point(job: dict, conn) -> None:
                     log_output=False,
                     # a kernel that dies with this worker, unless the target names another
                     **{
-                        "kernel_manager_class": LifelineKernelManager,
+                        "kernel_manager_class": _kernel_manager(job),
                         **job.get("kernel_options", {}),
                     },
                 )
@@ -91,6 +91,15 @@ def execute_point(job: dict, conn) -> None:
         _report(conn, one_line(type(e).__name__, str(e)), traceback.format_exc())
     finally:
         conn.close()
+
+
+def _kernel_manager(job: dict):
+    """A kernel forked from the run's zygote when it has one (zygote.py), else a fresh one."""
+    if job.get("zygote"):
+        from ..zygote import kernel_manager
+
+        return kernel_manager(job["zygote"])
+    return LifelineKernelManager
 
 
 def cell_error(e, output: str) -> str:
@@ -180,9 +189,14 @@ class LocalRun(threading.Thread):
         kernel: str | None,
         known=None,
         kernel_options: dict | None = None,
+        warm_kernels: bool = True,
     ):
         super().__init__(name=f"mvdp-local-{spec.run_id}", daemon=True)
         self.kernel_options = kernel_options or {}
+        # warm kernels for Python notebooks on this machine; another kernel manager (a
+        # gateway) starts its kernels elsewhere
+        self.warm_kernels = warm_kernels and "kernel_manager_class" not in self.kernel_options
+        self._zygote: str | None = None
         self.spec = spec
         self.notebook = notebook
         self.parallelism = max(1, parallelism)
@@ -274,6 +288,7 @@ class LocalRun(threading.Thread):
             "parameters": parameters,
             "kernel": self.kernel,
             "kernel_options": self.kernel_options,
+            "zygote": self._zygote if notebook is None else None,
             "cwd": self.cwd,
             "provenance": {
                 "run_id": self.spec.run_id,
@@ -282,13 +297,20 @@ class LocalRun(threading.Thread):
                 "parameters": parameters,
                 "input": self.spec.notebook,
                 "input_sha256": self.spec.notebook_sha256,
-                "kernel": self.kernel or self.notebook.metadata.get("kernelspec", {}).get("name"),
+                "kernel": self._kernel_name(),
                 "target": self.spec.target,
             },
         }
 
+    def _kernel_name(self) -> str | None:
+        return self.kernel or self.notebook.metadata.get("kernelspec", {}).get("name")
+
     def _run_batch(self, points) -> None:
         ctx = _context()
+        if self.warm_kernels and points:  # (re)started here if it died since the last batch
+            from ..zygote import POOL
+
+            self._zygote = POOL.socket_for(self.notebook, self.cwd, self._kernel_name())
         queue = deque(points)
         running: dict[int, tuple] = {}  # sentinel -> (point id, process, connection, deadline)
         timeout = self.spec.plan.timeout
@@ -438,7 +460,9 @@ class LocalTarget(Target):
     (the cores), a plan may ask for up to ``max_parallelism`` (4 per core): each point is a
     process and a kernel, so no request can start an unbounded number of them. With
     ``kernel_manager="gateway"`` the points' kernels run on a Jupyter Gateway instead;
-    ``start_timeout`` bounds a kernel's start."""
+    ``start_timeout`` bounds a kernel's start. ``warm_kernels=False`` (or the plan's
+    ``warm_kernels: false``) starts every point's kernel from scratch instead of forking it
+    from a zygote that has the notebook's imports done (zygote.py)."""
 
     kind = "local"
     writes_workspace = True
@@ -451,6 +475,7 @@ class LocalTarget(Target):
         max_parallelism: int | None = None,
         kernel_manager: str | None = None,
         start_timeout: float | None = None,
+        warm_kernels: bool = True,
         **settings,
     ):
         cores = os.cpu_count() or 1
@@ -461,6 +486,7 @@ class LocalTarget(Target):
             kernel=kernel,
             kernel_manager=kernel_manager,
             start_timeout=start_timeout,
+            warm_kernels=warm_kernels,
             **settings,
         )
         self._kernel_options = kernel_options(kernel_manager, start_timeout)
@@ -479,6 +505,7 @@ class LocalTarget(Target):
             kernel=spec.plan.kernel or spec.kernel or self.settings.get("kernel"),
             known=known,
             kernel_options=self._kernel_options,
+            warm_kernels=self.settings["warm_kernels"] and spec.plan.warm_kernels is not False,
         )
         self._runs[spec.run_id] = run
         run.start()
