@@ -87,7 +87,9 @@ def workspace(tmp_path, monkeypatch):
     lib.mkdir()
     for name, source in LIB.items():
         (lib / name).write_text(source)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(lib), os.environ["PYTHONPATH"]]))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(lib), os.environ.get("PYTHONPATH")]))
+    )
     monkeypatch.setenv("MVDP_PROBE_MODE", "chosen-at-import")
     restart_forkserver()  # point workers (and their kernels) inherit the forkserver's env
     root = tmp_path / "root"
