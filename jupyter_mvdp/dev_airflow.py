@@ -388,16 +388,8 @@ class DevAirflow:
         scheduler = self._process("scheduler")
         raw = Path(f"/proc/{scheduler.pid}/environ").read_bytes()
         env = dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
-        log = open(self.home / "api-server.log", "a")  # noqa: SIM115 - kept open for the process
-        proc = subprocess.Popen(
-            old.args,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=self.home,
-        )
-        self._procs[self._procs.index(old)] = proc
+        self._procs.remove(old)
+        proc = self._spawn("api-server", old.args, env)  # armed like every component
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
