@@ -64,7 +64,10 @@ def test_the_harness_runs_airflow_with_auth_on(airflow):
 def test_grid_on_airflow_equals_the_local_runner(manager, airflow, workspace):
     plan = titanic_plan(workspace, {"kind": "grid", "metric": "accuracy"})
     on_airflow = run(manager, plan, "airflow")
-    assert on_airflow["state"] == "success", on_airflow["message"]
+    assert on_airflow["state"] == "success", (
+        on_airflow["message"],
+        [(p["state"], p["error"]) for p in on_airflow["points"]],
+    )
     assert on_airflow["counts"]["success"] == 8
     states = task_states(airflow, on_airflow)
     assert sum(1 for (task, index) in states if task == "run_point") == 8  # one mapped task
@@ -81,7 +84,10 @@ def test_early_stop_on_airflow_stops_like_the_local_runner(manager, airflow, wor
     grid = {"n_estimators": [10, 25], "max_depth": [1, 2, 3, 4], "criterion": ["gini", "entropy"]}
     plan = {**titanic_plan(workspace, strategy, grid), "parallelism": 2}
     on_airflow = run(manager, plan, "airflow")
-    assert on_airflow["state"] == "success", on_airflow["message"]
+    assert on_airflow["state"] == "success", (
+        on_airflow["message"],
+        [(p["state"], p["error"]) for p in on_airflow["points"]],
+    )
     assert 0 < on_airflow["counts"]["success"] < 16
     assert on_airflow["counts"]["skipped"] == 16 - on_airflow["counts"]["success"]
     assert "reached the target" in on_airflow["reason"] or "budget" in on_airflow["reason"]
