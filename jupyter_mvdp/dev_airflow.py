@@ -385,6 +385,7 @@ class DevAirflow:
         if password is not None:
             self.password = password
             (self.home / "passwords.json").write_text(json.dumps({self.username: password}))
+            self.password_file.write_text(password)  # what target_settings() hands out
         scheduler = self._process("scheduler")
         raw = Path(f"/proc/{scheduler.pid}/environ").read_bytes()
         env = dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
