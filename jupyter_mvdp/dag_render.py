@@ -6,8 +6,10 @@ would, apache/airflow#38745) and dynamic task mapping (one mapped task per round
 operator per point), so a 10,000-point grid is one small file that parses in milliseconds. Everything that comes from the user (parameter names and
 values, paths, metric names) enters the file as JSON inside a Python string literal made by
 ``repr(json.dumps(...))``, or as text in the module docstring (escaped): data, never code.
-The run's conf ``{"points": [{"id", "parameters"}, ...], "baseline": float | null}``
-replaces the embedded points / baseline, so one file serves any grid.
+The points are mapped from the embedded list when a run is created, so the first points
+start at once, with no task before them; a canary run's conf ``{"baseline": float | null}``
+replaces the embedded baseline. The docstring (the DAG's ``doc_md``) ends with the digest
+of the file, so a target can tell from the API which file Airflow parsed.
 
 The decisions (reading metrics, best point, early stop, canary) are not re-stated in the DAG:
 it imports them from ``runtime_module()``, a copy of runtime.py named by its content that
@@ -15,13 +17,13 @@ every deploy ships next to the DAG file.
 
 Tasks, by strategy:
 
-- grid: ``prepare`` -> ``run_point`` (mapped) -> ``collect`` (return value: ``best`` point
+- grid: ``run_point`` (mapped) -> ``collect`` (return value: ``best`` point
   id, ``value``, ``parameters``).
-- early_stop: ``prepare`` -> per round r: ``run_round_<r>`` (mapped, the points
-  ``r * parallelism`` onwards) -> ``check_round_<r>`` (short-circuit: its result is the
+- early_stop: per round r: ``run_round_<r>`` (mapped, the points ``r * parallelism``
+  onwards; round 0 from the embedded points) -> ``check_round_<r>`` (short-circuit: its result is the
   next round's points, or empty, which skips every later round). Each ``check_round_<r>`` pushes the XCom ``DECISION_KEY``: ``{"stop",
   "reason", "ran", "best", "value"}``; the last one that ran holds why the search ended.
-- canary: ``prepare`` -> ``run_point`` (mapped) -> ``decide`` (branch) ->
+- canary: ``run_point`` (mapped) -> ``decide`` (branch) ->
   ``deploy_new_model`` | ``alert_of_failed_model``. ``decide`` (``DECISION_TASK``) pushes the
   XCom ``DECISION_KEY``: ``{"outcome", "reason", "value", "baseline"}`` plus ``point_id`` and
   ``parameters`` of the winner when there is one. (A branch task's return value is the id
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import textwrap
 import unicodedata
 from functools import cache
@@ -113,8 +116,8 @@ def parallelism_of(plan: Plan) -> int:
 
 
 def task_layout(plan: Plan, n_points: int) -> list[tuple[str, int]]:
-    """Each mapped papermill task id, with the index (in the ordered points, as the run's
-    conf holds them) of its map index 0: map index i of that task runs point first + i."""
+    """Each mapped papermill task id, with the index (in the ordered points, as the DAG
+    embeds them) of its map index 0: map index i of that task runs point first + i."""
     if plan.strategy.kind != "early_stop":
         return [("run_point", 0)]
     size = parallelism_of(plan)
@@ -182,9 +185,10 @@ def render_dag(
             title,
             textwrap.fill(_summary(plan, len(points)), width=92),
             textwrap.fill(_HOW, width=92),
+            _DIGEST_LINE.format(_UNSIGNED),
         ]
     )
-    return _template().render(
+    source = _template().render(
         kind=strategy.kind,
         docstring=_docstring(doc + "\n"),
         version=__version__,
@@ -197,13 +201,25 @@ def render_dag(
         settings_literal=_literal(settings),
         points_literal=_literal([p.to_json() for p in points]),
     )
+    digest = hashlib.sha256(source.encode()).hexdigest()[: len(_UNSIGNED)]
+    return source.replace(_DIGEST_LINE.format(_UNSIGNED), _DIGEST_LINE.format(digest), 1)
+
+
+_DIGEST_LINE = "jupyter-mvdp source digest: {}"
+_UNSIGNED = "0" * 16
+_DIGEST = re.compile(r"jupyter-mvdp source digest: ([0-9a-f]{16})")
+
+
+def digest_of(text: str | None) -> str | None:
+    """The source digest a rendered DAG carries (in its source or its ``doc_md``)."""
+    found = _DIGEST.search(text or "")
+    return found.group(1) if found else None
 
 
 _HOW = (
     "Each point is one run of the notebook with papermill (a mapped task; its label is the "
-    "point id). The points are data (POINTS, written by jupyter-mvdp); a run's conf "
-    '{"points": [{"id": ..., "parameters": {...}}, ...]} replaces them, so a new grid runs '
-    "without a new file. Each executed notebook is written to <outputs>/<run id>/<point id>"
+    "point id). The points are data (POINTS, written by jupyter-mvdp): a new grid is a new "
+    "file. Each executed notebook is written to <outputs>/<run id>/<point id>"
     ".ipynb; the metrics are what the notebook recorded with jupyter_mvdp.record or "
     "scrapbook.glue."
 )

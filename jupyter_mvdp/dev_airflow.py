@@ -61,6 +61,11 @@ RECOMMENDED_SETTINGS = {
     "AIRFLOW__DAG_PROCESSOR__BUNDLE_REFRESH_CHECK_INTERVAL": "1",
     # the scheduler loop schedules the mapped points and the next task without idling 1 s
     "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+    # a re-deployed DAG is stored as soon as it is parsed: by default a DAG whose serialized
+    # copy changed in the last 30 s is not stored (nor re-read by the API's cache) until a
+    # later parse, so a second "Productionize" within 30 s waits up to a minute for Airflow
+    # to serve it (the target waits for the file's digest, so it never runs the old DAG)
+    "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0",
 }
 # Only for the CeleryExecutor set-up.
 RECOMMENDED_CELERY_SETTINGS = {
@@ -404,6 +409,17 @@ class DevAirflow:
         raise RuntimeError(
             f"the api-server did not come back in {timeout:g} s:\n{self.logs_tail()}"
         )
+
+    @contextlib.contextmanager
+    def parsing_frozen(self):
+        """Freeze the dag-processor (SIGSTOP to its process group) for the block: a DAG file
+        written meanwhile is parsed only after it."""
+        proc = self._process("dag-processor")
+        os.killpg(proc.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.killpg(proc.pid, signal.SIGCONT)
 
     def stop(self) -> None:
         """Stop exactly the processes this started: their whole process groups, SIGTERM

@@ -9,6 +9,7 @@ Importing the DAGs in Airflow's DagBag, and running them, is tests/integration's
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import math
 import shutil
@@ -27,6 +28,7 @@ from jupyter_mvdp.dag_render import (
     DECISION_TASK,
     DEPLOY_TASK,
     _docstring,
+    digest_of,
     render_dag,
     runtime_files,
     runtime_module,
@@ -176,9 +178,9 @@ def mapped_tasks(source: str) -> list[str]:
 
 
 EXPECTED_TASKS = {
-    "grid": {"prepare", "run_point", "collect"},
-    "early_stop": {"prepare", "run_round_0", "check_round_0"},
-    "canary": {"prepare", "run_point", DECISION_TASK, DEPLOY_TASK, ALERT_TASK},
+    "grid": {"run_point", "collect"},
+    "early_stop": {"run_round_0", "check_round_0"},
+    "canary": {"run_point", DECISION_TASK, DEPLOY_TASK, ALERT_TASK},
 }
 
 
@@ -334,6 +336,22 @@ def test_docstring_literal_round_trips(text):
     assert ast.literal_eval(literal) == text
 
 
+def test_the_source_digest_names_the_file_exactly():
+    """The digest in the docstring (the DAG's doc_md, which the Airflow target reads back)
+    is that of the file with the digest blanked: the same plan gives the same file, and
+    any change of the plan, even one value, gives another digest."""
+    source, _ = render(make_plan("grid"))
+    again, _ = render(make_plan("grid"))
+    digest = digest_of(source)
+    assert source == again and digest is not None and len(digest) == 16
+    blank = source.replace(digest, "0" * 16)
+    assert hashlib.sha256(blank.encode()).hexdigest()[:16] == digest
+    assert digest in ast.get_docstring(ast.parse(source))
+    other, _ = render(make_plan("grid", grid={"a": [1, 2, 4], "b": ["x", "y"]}))
+    assert digest_of(other) not in (None, digest)
+    assert digest_of("no digest here") is None and digest_of(None) is None
+
+
 def test_a_large_grid_is_one_small_file():
     plan = Plan.from_json(
         {"grid": {"a": list(range(100)), "b": list(range(100))}, "strategy": {"kind": "grid"}}
@@ -405,6 +423,20 @@ class FakeTI:
         return self.xcom.get((task_ids, key))
 
 
+class FakePapermillOperator:
+    """The stock operator's surface: keyword arguments become attributes; ``execute``
+    records the notebook it would write."""
+
+    template_fields = ()
+
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+    def execute(self, context):
+        Path(self.output_nb).write_text("{}")
+        return self.output_nb
+
+
 @pytest.fixture
 def load_dag(monkeypatch, tmp_path):
     """Import a rendered DAG against fake airflow modules, from a DAGs folder holding the
@@ -421,7 +453,7 @@ def load_dag(monkeypatch, tmp_path):
     sdk.task = _Task()
     sdk.get_current_context = lambda: context
     papermill = types.ModuleType("airflow.providers.papermill.operators.papermill")
-    papermill.PapermillOperator = type("PapermillOperator", (), {"template_fields": ()})
+    papermill.PapermillOperator = FakePapermillOperator
     for name in ("airflow", "airflow.providers", "airflow.providers.papermill"):
         monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
     monkeypatch.setitem(sys.modules, "airflow.sdk", sdk)
@@ -476,7 +508,7 @@ def fake_run(tmp_path, load_dag, plan, results, conf_extra=None, champion=None):
             executed(tmp_path, "run-1", points[first + i], metrics)
             states[f"{task}_{i}"] = "success" if ok else "failed"
     ti = FakeTI("run-1", states)
-    conf = {"points": [p.to_json() for p in points], **(conf_extra or {})}
+    conf = dict(conf_extra or {})
     context.update(ti=ti, run_id="run-1", dag_run=types.SimpleNamespace(conf=conf))
     return module, ti, points
 
@@ -559,8 +591,8 @@ def test_early_stop_decides_as_strategies(tmp_path, load_dag, goal, target, budg
         decision = ti.xcom[(ti.task_id, DECISION_KEY)]
         if not next_round:
             break
-        assert [p["output_nb"].rsplit("/", 1)[1] for p in next_round] == [
-            f"{p.id}.ipynb" for p in points[layout[r + 1][1] : layout[r + 1][1] + size]
+        assert [p["point_id"] for p in next_round] == [
+            p.id for p in points[layout[r + 1][1] : layout[r + 1][1] + size]
         ][: len(next_round)]
         assert next_round[0]["parameters"] == points[layout[r + 1][1]].parameters
     assert r + 1 == want_rounds
@@ -579,13 +611,20 @@ def test_grid_collect_ranks_the_points_that_ran_to_the_end(tmp_path, load_dag):
     assert result == {"best": points[2].id, "value": 0.2, "parameters": points[2].parameters}
 
 
-def test_prepare_makes_the_run_folder_and_one_output_per_point(tmp_path, load_dag):
-    plan = make_plan("grid")
-    module, _, points = fake_run(tmp_path / "outs", load_dag, plan, [({}, True)] * 2)
-    shutil.rmtree(tmp_path / "outs")
-    batch = module.prepare()
-    assert (tmp_path / "outs" / "run-1").is_dir()
-    assert batch == [
-        {"parameters": p.parameters, "output_nb": f"{tmp_path}/outs/run-1/{p.id}.ipynb"}
-        for p in points
+@pytest.mark.parametrize("kind", ["grid", "early_stop", "canary"])
+def test_the_points_are_mapped_from_the_dag_and_each_makes_its_run_folder(tmp_path, load_dag, kind):
+    """No task runs before the points: the first round is the embedded points (mapped when
+    a run is created), and each point makes <outputs>/<run id>/ and writes its notebook."""
+    plan = Plan.from_json({"grid": {}, "strategy": STRATEGIES[kind], "parallelism": 2})
+    module, _, points = fake_run(tmp_path / "outs", load_dag, plan, [({}, True)] * 3)
+    first = points[: 2 if kind == "early_stop" else 3]
+    assert module.batch(module.POINTS)[: len(first)] == [
+        {"point_id": p.id, "parameters": p.parameters} for p in first
     ]
+    if kind == "early_stop":
+        assert module.round_of(module.POINTS, 0) == module.batch(module.POINTS)[:2]
+    shutil.rmtree(tmp_path / "outs")
+    op = module.NotebookRun(point_id=points[1].id, parameters=points[1].parameters)
+    written = op.execute({"run_id": "run-9"})
+    assert written == f"{tmp_path}/outs/run-9/{points[1].id}.ipynb"
+    assert Path(written).is_file()

@@ -2,9 +2,9 @@
 
 Airflow's API cannot upload a DAG, so ``deploy`` writes the DAG file and the notebook where
 the deployment reads them (fsspec URLs: a shared folder, ``s3://``, ``gs://``...), then waits
-through the API until the DAG is parsed, surfacing Airflow's own import error when there is
-one. ``trigger`` passes the ordered points as the run's conf, so a new grid runs without a new
-file. ``poll`` is two calls per run (the DAG run, the task instances that changed since the
+through the API until Airflow serves that very file (the digest at the end of the DAG's
+``doc_md``), surfacing Airflow's own import error when there is one. A DAG Airflow already
+serves is not written again, so a re-run of a plan is triggered at once. ``poll`` is two calls per run (the DAG run, the task instances that changed since the
 last poll), whatever the grid size. Outputs come back through fsspec from the outputs location.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 import fsspec
 import requests
 
-from ..dag_render import DECISION_KEY, DECISION_TASK, runtime_files, task_layout
+from ..dag_render import DECISION_KEY, DECISION_TASK, digest_of, runtime_files, task_layout
 from ..exceptions import (
     DagImportError,
     DagNotParsed,
@@ -224,18 +224,23 @@ class AirflowTarget(Target):
 
     def deploy(self, spec: RunSpec, progress: Progress = _silent) -> None:
         self.check()
+        served = self._served(spec)
         # a DAG already there and paused was paused by someone (ours are unpaused when
         # deployed): the run is triggered but the pause is theirs to lift
-        spec.extra["admin_paused"] = self._already_paused(spec)
+        spec.extra["admin_paused"] = bool(served and served.is_paused)
         notebook, _ = self.locations(spec)
-        _write(notebook, shipped_notebook(spec.notebook))  # without stale injected cells
+        _write_if_changed(notebook, shipped_notebook(spec.notebook))  # no stale injected cells
         if spec.deploy_notebook:
-            _write(self.deploy_location(spec), shipped_notebook(spec.deploy_notebook))
+            _write_if_changed(self.deploy_location(spec), shipped_notebook(spec.deploy_notebook))
         for name, content in runtime_files().items():  # the rules the DAG imports
-            _write(f"{self.settings['dags_location']}/{name}", content)
+            _write_if_changed(f"{self.settings['dags_location']}/{name}", content)
         dag_file = f"{self.settings['dags_location']}/{spec.pipeline}.py"
+        source = (spec.dag_source or "").encode()
+        if served is not None and self._serves(served, spec) and _holds(dag_file, source):
+            progress("Airflow already has this DAG")  # and it is unpaused, or paused by someone
+            return
         written = time.time()
-        _write(dag_file, (spec.dag_source or "").encode())
+        _write(dag_file, source)  # even when unchanged: a new mtime makes Airflow parse it now
         self._activate(spec, dag_file, written, progress)
 
     def _activate(self, spec: RunSpec, dag_file: str, written: float, progress: Progress) -> None:
@@ -254,13 +259,21 @@ class AirflowTarget(Target):
             update_mask=["is_paused"],
         )
 
-    def _already_paused(self, spec: RunSpec) -> bool:
+    def _served(self, spec: RunSpec):
+        """What Airflow serves as the pipeline's DAG (its details), or None when it has none."""
         try:
-            return bool(self._call("DAGApi", "get_dag", self.dag_id(spec)).is_paused)
+            return self._call("DAGApi", "get_dag_details", self.dag_id(spec))
         except _ApiError as e:
             if e.status != 404:
                 raise
-            return False
+            return None
+
+    @staticmethod
+    def _serves(details, spec: RunSpec) -> bool:
+        """Airflow parsed this very source: its doc_md ends with the source's digest (an
+        exact test, unlike a parse time, which a parse begun before the write also passes)."""
+        digest = digest_of(spec.dag_source)
+        return digest is not None and digest_of(details.doc_md) == digest and not details.is_stale
 
     def _wait_parsed(self, spec: RunSpec, dag_file: str, written: float) -> None:
         dag_id = self.dag_id(spec)
@@ -276,15 +289,9 @@ class AirflowTarget(Target):
                     raise DagImportError(
                         f"Airflow could not import the DAG {name}: {_last_line(error.stack_trace)}"
                     )
-            try:
-                dag = self._call("DAGApi", "get_dag", dag_id)
-            except _ApiError as e:
-                if e.status != 404:
-                    raise
-            else:
-                parsed = dag.last_parsed_time
-                if parsed is not None and parsed.timestamp() >= written - 1:
-                    return
+            served = self._served(spec)
+            if served is not None and self._serves(served, spec):
+                return
             time.sleep(0.2)
         raise DagNotParsed(
             f"Airflow did not pick up the DAG {dag_id} in {self.settings['parse_timeout']:g} s: "
@@ -294,7 +301,7 @@ class AirflowTarget(Target):
     def trigger(self, spec: RunSpec) -> None:
         from airflow_client.client import TriggerDAGRunPostBody
 
-        conf = {"points": [p.to_json() for p in spec.points]}
+        conf = {}  # the points are the DAG's own (it maps them when the run is created)
         if spec.plan.strategy.kind == "canary":
             conf["baseline"] = (
                 spec.plan.strategy.baseline
@@ -673,6 +680,21 @@ def _xcom_value(entry) -> Any:
 def _last_line(trace: str) -> str:
     lines = [line.strip() for line in (trace or "").strip().splitlines() if line.strip()]
     return lines[-1] if lines else "unknown error"
+
+
+def _holds(url: str, data: bytes) -> bool:
+    try:
+        with fsspec.open(url, "rb") as f:
+            return f.read() == data
+    except OSError:
+        return False
+
+
+def _write_if_changed(url: str, data: bytes) -> None:
+    """Write ``data`` unless the file already holds it (a rewrite would make Airflow parse
+    it again)."""
+    if not _holds(url, data):
+        _write(url, data)
 
 
 def _write(url: str, data: bytes) -> None:

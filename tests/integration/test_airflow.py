@@ -122,6 +122,36 @@ def test_canary_branches_on_airflow(manager, airflow, workspace, baseline, outco
     assert doc["reason"].split(";")[0] == local["reason"].split(";")[0]
 
 
+def test_a_rerun_is_not_redeployed_and_a_changed_plan_runs_its_own_points(
+    manager, airflow, workspace
+):
+    """Re-running a plan leaves the DAG file alone (Airflow already serves it: no parse to
+    wait for); a plan changed right after is triggered only once Airflow serves the new file
+    (never the DAG parsed before: its points would run), however late the parse comes."""
+    plan = titanic_plan(workspace, {"kind": "grid", "metric": "accuracy"}, {"max_depth": [2]})
+    first = run(manager, plan, "airflow")
+    dag_file = airflow.dags_folder / f"{first['pipeline']}.py"
+    written = dag_file.stat().st_mtime_ns
+    again = run(manager, plan, "airflow")
+    assert (first["state"], again["state"]) == ("success", "success"), again["message"]
+    assert dag_file.stat().st_mtime_ns == written
+    plan = titanic_plan(workspace, {"kind": "grid", "metric": "accuracy"}, {"max_depth": [3, 4, 5]})
+    with airflow.parsing_frozen():
+        run_id = manager.submit("titanic.ipynb", plan, "airflow", background=True)
+        time.sleep(4)
+        url = f"{airflow.url}/api/v2/dags/{first['pipeline']}/dagRuns/{run_id}"
+        headers = {"Authorization": f"Bearer {airflow.token()}"}
+        assert requests.get(url, headers=headers, timeout=10).status_code == 404
+        assert "waiting for Airflow to parse" in manager.store.document(run_id)["progress"]
+    changed = manager.wait(run_id, interval=0.5)
+    assert changed["state"] == "success", changed["message"]
+    assert dag_file.stat().st_mtime_ns != written
+    mapped = sorted(i for (task, i) in task_states(airflow, changed) if task == "run_point")
+    assert mapped == [0, 1, 2]
+    assert sorted(p["parameters"]["max_depth"] for p in changed["points"]) == [3, 4, 5]
+    assert all((workspace / p["output"]).exists() for p in changed["points"])
+
+
 def test_an_import_error_reaches_the_user(manager, airflow, workspace):
     target = manager.targets["airflow"]
     spec = manager.prepare(
