@@ -67,6 +67,14 @@ RECOMMENDED_SETTINGS = {
     # to serve it (the target waits for the file's digest, so it never runs the old DAG)
     "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0",
 }
+# $AIRFLOW_HOME/config/airflow_local_settings.py, which every Airflow process imports when it
+# starts: a task process is forked from its executor's worker (LocalExecutor, Celery) and
+# inherits the import, instead of paying ~1 s of CPU to import papermill for every point
+# (and for every other task of the DAG, which imports the operator's module too).
+RECOMMENDED_LOCAL_SETTINGS = """\
+# Imported once by each Airflow process; the tasks forked from it inherit it.
+import papermill  # noqa: F401
+"""
 # Only for the CeleryExecutor set-up.
 RECOMMENDED_CELERY_SETTINGS = {
     # one notebook per worker process slot: papermill kernels are CPU-bound
@@ -215,6 +223,8 @@ class DevAirflow:
         (self.home / "passwords.json").write_text(json.dumps({self.username: self.password}))
         self.password_file.write_text(self.password)
         self.password_file.chmod(0o600)
+        (self.home / "config").mkdir(exist_ok=True)  # on Airflow's sys.path
+        (self.home / "config" / "airflow_local_settings.py").write_text(RECOMMENDED_LOCAL_SETTINGS)
         airflow = str(self.venv / "bin" / "airflow")
         if self.executor == "celery":
             self._spawn("redis", redis_command(self.redis_port), env)

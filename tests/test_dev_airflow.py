@@ -6,7 +6,11 @@ import re
 from pathlib import Path
 
 from jupyter_mvdp.cli import EXIT_BAD_INPUT, main
-from jupyter_mvdp.dev_airflow import RECOMMENDED_CELERY_SETTINGS, RECOMMENDED_SETTINGS
+from jupyter_mvdp.dev_airflow import (
+    RECOMMENDED_CELERY_SETTINGS,
+    RECOMMENDED_LOCAL_SETTINGS,
+    RECOMMENDED_SETTINGS,
+)
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -21,6 +25,8 @@ def recommended_section() -> str:
 def test_readme_recommends_exactly_the_harness_settings():
     documented = dict(re.findall(r"^(AIRFLOW__[A-Z_]+)=(\S+)", recommended_section(), re.M))
     assert documented == {**RECOMMENDED_SETTINGS, **RECOMMENDED_CELERY_SETTINGS}
+    local_settings = re.search(r"```python\n(.*?)```", recommended_section(), re.S)
+    assert local_settings.group(1) == RECOMMENDED_LOCAL_SETTINGS
 
 
 def test_dev_airflow_rejects_an_unknown_executor(capsys):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -59,6 +60,14 @@ def test_the_harness_runs_airflow_with_auth_on(airflow):
         ).status_code
         == 200
     )
+
+
+def test_the_executor_has_papermill_imported_before_it_forks_a_task(airflow):
+    """The recommended airflow_local_settings.py is in effect: the scheduler (whose
+    LocalExecutor workers fork the tasks) has papermill's native modules mapped."""
+    scheduler = airflow._process("scheduler")
+    maps = Path(f"/proc/{scheduler.pid}/maps").read_text()
+    assert "libarrow" in maps  # pyarrow, which papermill imports
 
 
 def test_grid_on_airflow_equals_the_local_runner(manager, airflow, workspace):
