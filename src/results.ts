@@ -55,6 +55,24 @@ export function applyEvent(
   return next;
 }
 
+/**
+ * A retried point's tries, oldest first, one line each ("try 1: failed after 12.3 s:
+ * error"): why the point needed another go. None for a point that ran once.
+ */
+export function triesLines(point: IPoint): string[] {
+  const tries = point.tries ?? [];
+  if (tries.length < 2) {
+    return [];
+  }
+  return tries.map(t => {
+    const took =
+      t.started !== null && t.finished !== null
+        ? ` after ${(t.finished - t.started).toFixed(1)} s`
+        : '';
+    return `try ${t.try}: ${t.state ?? 'not started'}${took}${t.error ? `: ${t.error}` : ''}`;
+  });
+}
+
 export function countStates(points: IPoint[]): IRun['counts'] {
   const counts: any = {};
   for (const state of POINT_STATES) {

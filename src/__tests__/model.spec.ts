@@ -16,6 +16,7 @@ import {
   plotSpec,
   rankRows,
   sweptParameters,
+  triesLines,
   wantsLogScale
 } from '../results';
 
@@ -477,6 +478,31 @@ describe('runs', () => {
       { x: 3, accuracy: 0.9, point: 'c', best: 'best' }
     ]);
     expect(spec.encoding.x.type).toBe('quantitative');
+  });
+
+  it("lists a retried point's tries, oldest first, and nothing for one try", () => {
+    const once = point('a', 0, 1, 0.5);
+    once.tries = [
+      { try: 1, state: 'success', error: null, started: 10, finished: 12 }
+    ];
+    expect(triesLines(once)).toEqual([]);
+    const retried = point('b', 1, 2, 0.6);
+    retried.tries = [
+      {
+        try: 1,
+        state: 'failed',
+        error: 'worker lost',
+        started: 10,
+        finished: 22.34
+      },
+      { try: 2, state: 'success', error: null, started: 30, finished: 32 },
+      { try: 3, state: null, error: null, started: null, finished: null }
+    ];
+    expect(triesLines(retried)).toEqual([
+      'try 1: failed after 12.3 s: worker lost',
+      'try 2: success after 2.0 s',
+      'try 3: not started'
+    ]);
   });
 
   it('never ranks or plots a point that failed after recording its metric', () => {

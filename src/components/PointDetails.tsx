@@ -3,6 +3,7 @@ import * as React from 'react';
 
 import { api, IPoint, IRun } from '../api';
 import { errorText } from '../planModel';
+import { triesLines } from '../results';
 
 export function PointDetails(props: {
   run: IRun;
@@ -12,6 +13,7 @@ export function PointDetails(props: {
 }): JSX.Element {
   const { run, point } = props;
   const best = run.best?.output && run.best.id !== point.id ? run.best : null;
+  const tries = triesLines(point);
   const [log, setLog] = React.useState<string | null>(null);
   const [loading, setLoading] = React.useState(false);
   const showLog = async () => {
@@ -36,6 +38,13 @@ export function PointDetails(props: {
         <pre className="jp-mvdp-pointError" role="alert">
           {point.error}
         </pre>
+      )}
+      {tries.length > 0 && (
+        <ol className="jp-mvdp-tries" aria-label="tries">
+          {tries.map(line => (
+            <li key={line}>{line}</li>
+          ))}
+        </ol>
       )}
       <div className="jp-mvdp-actions">
         {point.output && (
