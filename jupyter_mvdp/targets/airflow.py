@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import posixpath
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,15 @@ _POINT_STATES = {
     "deferred": "running",
 }
 _CANCEL_NOTE = "cancelled from jupyter-mvdp"
-_BUSY = ("running", "queued", "scheduled", "restarting", "deferred", "up_for_reschedule")
+_BUSY = (  # a task in these states: its DAG run has not ended
+    "running",
+    "queued",
+    "scheduled",
+    "restarting",
+    "deferred",
+    "up_for_reschedule",
+    "up_for_retry",
+)
 
 
 def _secret(value: str | None, env: str | None, file: str | None) -> str | None:
@@ -77,6 +86,7 @@ class AirflowTarget(Target):
     page_size = 100  # task instances per API call (Airflow's default page)
     changed_margin = 10.0  # seconds: see _task_instances
     full_every = 30  # polls: a full read now and then, whatever the clocks say
+    run_every = 5  # polls: the DAG run is read at least this often while tasks run
 
     def __init__(
         self,
@@ -116,14 +126,7 @@ class AirflowTarget(Target):
         self.timeout = request_timeout
         self._token: str | None = self.settings["token"]
         self._client = None
-        self._seen: dict[str, dict] = {}  # run id -> (task id, map index) -> task instance
-        self._asked: dict[str, float] = {}  # run id -> when its task instances were last read
-        self._polls: dict[str, int] = {}
-        # what each try of a task said, by (dag, run, task, map index, try): logs and the
-        # tries' history are read once per finished try, not at every poll
-        self._said: dict[tuple, str] = {}
-        self._history: dict[tuple, list] = {}
-        self._log_reads: dict[tuple, int] = {}
+        self._following: dict[str, _Following] = {}  # run id -> what polling keeps of it
 
     # --- the API, with auth and errors handled once ----------------------------------
 
@@ -319,12 +322,12 @@ class AirflowTarget(Target):
         since the last poll (minus ``changed_margin`` seconds for clock skew and commits
         landing late), merged into what was seen: one page per poll whatever the grid size.
         ``full`` (and every ``full_every`` polls) reads them all again."""
-        seen = self._seen.get(spec.run_id)
-        polls = self._polls[spec.run_id] = self._polls.get(spec.run_id, 0) + 1
+        follow = self._follow(spec)
+        follow.polls += 1
         asked_at = time.time()
         since = None
-        if seen is not None and not full and polls % self.full_every:
-            since = datetime.fromtimestamp(self._asked[spec.run_id] - self.changed_margin, UTC)
+        if follow.seen is not None and not full and follow.polls % self.full_every:
+            since = datetime.fromtimestamp(follow.asked - self.changed_margin, UTC)
         found, offset = {}, 0
         while True:
             page = self._call(
@@ -340,32 +343,39 @@ class AirflowTarget(Target):
             offset += len(page.task_instances)
             if not page.task_instances or offset >= (page.total_entries or 0):
                 break
-        self._seen[spec.run_id] = {**(seen or {}), **found} if since else found
-        self._asked[spec.run_id] = asked_at
-        return list(self._seen[spec.run_id].values())
+        follow.seen = {**(follow.seen or {}), **found} if since else found
+        follow.asked = asked_at
+        return list(follow.seen.values())
+
+    def _follow(self, spec: RunSpec) -> _Following:
+        return self._following.setdefault(spec.run_id, _Following())
 
     def forget(self, run_id: str) -> None:
-        """Drop what polling kept of a run."""
-        for cache in (self._seen, self._asked, self._polls):
-            cache.pop(run_id, None)
+        """Drop what polling kept of a run (once it ended, it is all in the run store)."""
+        self._following.pop(run_id, None)
 
     def poll(self, spec: RunSpec) -> Snapshot:
-        dag_id = self.dag_id(spec)
+        """One call while tasks are busy (the task instances that changed); the DAG run
+        itself is read when none is (it may have ended) and every ``run_every`` polls (a
+        cancel or a deletion made in Airflow)."""
+        follow = self._follow(spec)
         try:
-            run = self._call("DagRunApi", "get_dag_run", dag_id, spec.run_id)
+            tis = self._task_instances(spec)
+            busy = any(_value(ti.state) in _BUSY for ti in tis)
+            run_state = "running"
+            if not busy or follow.polls % self.run_every == 1:
+                run = self._call("DagRunApi", "get_dag_run", self.dag_id(spec), spec.run_id)
+                run_state = _value(run.state)
         except _ApiError as e:
             if e.status != 404:
                 raise
             self.forget(spec.run_id)
             return self._gone(spec)
-        ended = _value(run.state) in ("success", "failed")
-        tis = self._task_instances(spec, full=ended)  # the last snapshot: every task read
-        if ended:
-            self.forget(spec.run_id)
+        finished = run_state in ("success", "failed")
+        if finished:  # the last snapshot: every task read again
+            tis = self._task_instances(spec, full=True)
         first_index = dict(task_layout(spec.plan, len(spec.points)))
         points = {p.id: PointStatus(state="queued") for p in spec.points}
-        run_state = _value(run.state)
-        finished = run_state in ("success", "failed")
         for ti in tis:
             if ti.task_id not in first_index or ti.map_index is None or ti.map_index < 0:
                 continue
@@ -389,11 +399,8 @@ class AirflowTarget(Target):
                 if status.state in ("queued", "running"):
                     points[pid] = PointStatus(state="skipped")
         snapshot = Snapshot(state="running", points=points)
-        if finished:  # what the tries said is in the run store now
-            for cache in (self._said, self._history, self._log_reads):
-                for key in [k for k in cache if k[:2] == (dag_id, spec.run_id)]:
-                    del cache[key]
-        if run_state in ("success", "failed"):
+        if finished:
+            self.forget(spec.run_id)
             snapshot.outcome, snapshot.reason = self._decision(spec, tis)
             note = getattr(run, "note", None) or ""
             if note.startswith(_CANCEL_NOTE):
@@ -408,8 +415,10 @@ class AirflowTarget(Target):
                 snapshot.state = (
                     "failed" if any(p.state == "failed" for p in points.values()) else "success"
                 )
-        elif not any(_value(ti.state) in _BUSY for ti in tis):
-            snapshot.message = self._paused_message(spec)
+        elif run_state == "queued" and not busy:  # nothing runs: paused? (asked now and then)
+            if follow.polls % self.run_every == 1 or follow.paused is None:
+                follow.paused = self._paused_message(spec) or ""
+            snapshot.message = follow.paused or None
         return snapshot
 
     def _gone(self, spec: RunSpec) -> Snapshot:
@@ -447,16 +456,20 @@ class AirflowTarget(Target):
         state = _value(ti.state)
         if state in (None, "scheduled", "queued", "none") and ti.try_number <= 1:
             return []
-        key = (self.dag_id(spec), spec.run_id, ti.task_id, ti.map_index)
-        history = []
+        history, known = [], self._follow(spec).history
         if ti.try_number > 1:
-            at = (*key, ti.try_number)
-            if at not in self._history:
+            at = (ti.task_id, ti.map_index, ti.try_number)
+            if at not in known:
                 found = self._call(
-                    "TaskInstanceApi", "get_mapped_task_instance_tries", *key
+                    "TaskInstanceApi",
+                    "get_mapped_task_instance_tries",
+                    self.dag_id(spec),
+                    spec.run_id,
+                    ti.task_id,
+                    ti.map_index,
                 ).task_instances
-                self._history[at] = [h for h in found if h.try_number < ti.try_number]
-            history = self._history[at]
+                known[at] = [h for h in found if h.try_number < ti.try_number]
+            history = known[at]
         tries = []
         for entry in [*history, ti]:
             entry_state = _value(entry.state)
@@ -475,20 +488,21 @@ class AirflowTarget(Target):
     def _error(self, spec: RunSpec, ti) -> str:
         """Why one try failed: the first meaningful line of its log (the notebook's
         exception, a timeout, a lost heartbeat...), read once."""
-        key = (self.dag_id(spec), spec.run_id, ti.task_id, ti.map_index, max(ti.try_number, 1))
-        if key in self._said:
-            return self._said[key]
+        follow = self._follow(spec)
+        key = (ti.task_id, ti.map_index, max(ti.try_number, 1))
+        if key in follow.said:
+            return follow.said[key]
         fallback = f"Airflow task {ti.task_id}[{ti.map_index}] {_value(ti.state)}"
         try:
             lines = self._log_lines(spec, ti.task_id, ti.map_index, key[-1])
         except TargetError:
             return fallback  # not kept: asked again at the next poll
         why = why_failed(lines)
-        self._log_reads[key] = self._log_reads.get(key, 0) + 1
-        if why is None and self._log_reads[key] < 5:  # the log may still be being written
+        follow.log_reads[key] = follow.log_reads.get(key, 0) + 1
+        if why is None and follow.log_reads[key] < 5:  # the log may still be being written
             return f"{fallback}; its log says no more"
-        self._said[key] = why or f"{fallback}; its log says no more"
-        return self._said[key]
+        follow.said[key] = why or f"{fallback}; its log says no more"
+        return follow.said[key]
 
     def _log_lines(self, spec: RunSpec, task_id: str, map_index: int, try_number: int) -> list:
         """The structured lines of one try's log (plain REST: the client's log model drops
@@ -680,6 +694,21 @@ def _xcom_value(entry) -> Any:
 def _last_line(trace: str) -> str:
     lines = [line.strip() for line in (trace or "").strip().splitlines() if line.strip()]
     return lines[-1] if lines else "unknown error"
+
+
+@dataclass
+class _Following:
+    """What polling keeps of one run until it ends: the task instances seen and when they
+    were last read (each poll reads only what changed since), and what each finished try
+    said, by (task, map index, try): its log and the tries' history are read once."""
+
+    seen: dict | None = None  # (task id, map index) -> task instance
+    asked: float = 0.0
+    polls: int = 0
+    said: dict[tuple, str] = field(default_factory=dict)
+    history: dict[tuple, list] = field(default_factory=dict)
+    log_reads: dict[tuple, int] = field(default_factory=dict)
+    paused: str | None = None  # the last "the DAG is paused" message ("" when it is not)
 
 
 def _holds(url: str, data: bytes) -> bool:
