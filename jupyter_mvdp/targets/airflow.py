@@ -4,8 +4,10 @@ Airflow's API cannot upload a DAG, so ``deploy`` writes the DAG file and the not
 the deployment reads them (fsspec URLs: a shared folder, ``s3://``, ``gs://``...), then waits
 through the API until Airflow serves that very file (the digest at the end of the DAG's
 ``doc_md``), surfacing Airflow's own import error when there is one. A DAG Airflow already
-serves is not written again, so a re-run of a plan is triggered at once. ``poll`` is two calls per run (the DAG run, the task instances that changed since the
-last poll), whatever the grid size. Outputs come back through fsspec from the outputs location.
+serves is not written again, so a re-run of a plan is triggered at once. ``poll`` reads the
+task instances that changed since the last poll (one page whatever the grid size) and the DAG
+run only when no task is busy or every few polls. Outputs come back through fsspec from the
+outputs location.
 """
 
 from __future__ import annotations
