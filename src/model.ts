@@ -175,6 +175,8 @@ export interface IPlanForm {
   strategy: IStrategy;
   parallelism: string;
   timeout: string;
+  retries: string;
+  retry_delay: string;
   schedule: string;
   queue: string;
   pool: string;
@@ -242,6 +244,22 @@ export function buildPlan(
       plan.timeout = n;
     }
   }
+  if (form.retries.trim() !== '') {
+    const n = Number(form.retries);
+    if (!Number.isInteger(n) || n < 0 || n > 100) {
+      errors.retries = 'retries must be a whole number from 0 to 100';
+    } else {
+      plan.retries = n;
+    }
+  }
+  if (form.retry_delay.trim() !== '') {
+    const n = Number(form.retry_delay);
+    if (isNaN(n) || n < 0) {
+      errors.retry_delay = 'retry delay must be a number of seconds, 0 or more';
+    } else {
+      plan.retry_delay = n;
+    }
+  }
   if (form.schedule.trim() !== '') {
     plan.schedule = form.schedule.trim();
   }
@@ -277,6 +295,8 @@ export const initialForm = (): IPlanForm => ({
   strategy: { kind: 'grid', goal: 'max' },
   parallelism: '',
   timeout: '',
+  retries: '',
+  retry_delay: '',
   schedule: '',
   queue: '',
   pool: '',
@@ -324,6 +344,8 @@ export function formFromPlan(plan: IPlan): IPlanForm {
   form.strategy = { goal: 'max', ...plan.strategy };
   form.parallelism = text(plan.parallelism);
   form.timeout = text(plan.timeout);
+  form.retries = text(plan.retries);
+  form.retry_delay = text(plan.retry_delay);
   form.schedule = text(plan.schedule);
   form.queue = text(plan.executor?.queue);
   form.pool = text(plan.executor?.pool);

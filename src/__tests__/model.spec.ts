@@ -167,6 +167,8 @@ describe('grid editor', () => {
         },
         parallelism: '2',
         timeout: '',
+        retries: '2',
+        retry_delay: '0.5',
         schedule: '@daily',
         queue: 'ml',
         pool: '',
@@ -191,6 +193,8 @@ describe('grid editor', () => {
         budget: 5
       },
       parallelism: 2,
+      retries: 2,
+      retry_delay: 0.5,
       schedule: '@daily',
       executor: {
         queue: 'ml',
@@ -205,6 +209,26 @@ describe('grid editor', () => {
         }
       }
     });
+  });
+});
+
+describe('retries', () => {
+  it('names a bad retries or retry delay and leaves them out of the plan', () => {
+    const form = {
+      ...formFromPlan({ grid: {}, strategy: { kind: 'grid' } }),
+      retries: '1.5',
+      retry_delay: '-3'
+    };
+    const { plan, errors } = buildPlan(form, []);
+    expect(errors).toEqual({
+      retries: 'retries must be a whole number from 0 to 100',
+      retry_delay: 'retry delay must be a number of seconds, 0 or more'
+    });
+    expect(plan.retries).toBeUndefined();
+    expect(plan.retry_delay).toBeUndefined();
+    expect(
+      buildPlan({ ...form, retries: '101', retry_delay: '' }, []).errors
+    ).toEqual({ retries: 'retries must be a whole number from 0 to 100' });
   });
 });
 
@@ -231,6 +255,8 @@ describe('plan saved in the notebook', () => {
       },
       parallelism: 2,
       timeout: 60,
+      retries: 1,
+      retry_delay: 0,
       schedule: '@daily',
       executor: {
         pool: 'p',

@@ -6,6 +6,8 @@ import { PlanModel } from '../planModel';
 const OPTIONS = [
   ['parallelism', 'parallelism'],
   ['timeout', 'timeout'],
+  ['retries', 'retries'],
+  ['retry_delay', 'retry delay (s)'],
   ['queue', 'queue'],
   ['pool', 'pool'],
   ['cpu', 'CPU (Kubernetes)'],

@@ -381,6 +381,70 @@ test('a canary alert is announced with an action opening the run', async ({
   );
 });
 
+test('a point that failed once and passed on its retry lists its tries', async ({
+  page,
+  tmpPath
+}) => {
+  // a notebook whose first run of a point fails (it leaves a marker), the retry passes
+  const code = (id: string, source: string, tags: string[] = []) => ({
+    cell_type: 'code',
+    id,
+    metadata: { tags },
+    source,
+    outputs: [],
+    execution_count: null
+  });
+  const nb = {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: {
+      kernelspec: {
+        name: 'python3',
+        display_name: 'Python 3',
+        language: 'python'
+      },
+      language_info: { name: 'python' }
+    },
+    cells: [
+      code('params', 'x = 1', ['parameters']),
+      code(
+        'flaky',
+        [
+          'import pathlib',
+          "marker = pathlib.Path(f'flaky-{x}.tried')",
+          'if not marker.exists():',
+          '    marker.touch()',
+          "    raise RuntimeError('the first try fails')"
+        ].join('\n')
+      )
+    ]
+  };
+  const local = path.join(
+    fs.mkdtempSync(path.join(os.tmpdir(), 'mvdp-')),
+    'flaky.ipynb'
+  );
+  fs.writeFileSync(local, JSON.stringify(nb));
+  await page.contents.uploadFile(local, `${tmpPath}/flaky.ipynb`);
+  await page.notebook.openByPath(`${tmpPath}/flaky.ipynb`);
+  await page.notebook.activate('flaky.ipynb');
+  const panel = await showPanel(page);
+  await panel.locator('summary').click();
+  await panel.getByLabel('retries', { exact: true }).fill('1');
+  await panel.locator('.jp-mvdp-productionize').click();
+  const run = page.locator('.jp-mvdp-runView');
+  await expect(run.locator('.jp-mvdp-runHeader .jp-mvdp-state')).toHaveText(
+    'success',
+    { timeout: 120000 }
+  );
+  await run.locator('.jp-mvdp-point').first().click();
+  const tries = run.locator('.jp-mvdp-tries li');
+  await expect(tries).toHaveCount(2);
+  await expect(tries.nth(0)).toContainText('try 1: failed after');
+  await expect(tries.nth(0)).toContainText('the first try fails');
+  await expect(tries.nth(1)).toContainText('try 2: success');
+  await shot(run, '10-retried-point');
+});
+
 test('a bad grid value shows an inline error and Productionize stays disabled', async ({
   page,
   tmpPath
