@@ -192,7 +192,7 @@ def test_every_strategy_and_option_renders_compiles_and_has_its_tasks(kind, opti
     source, points = render(plan)
     compile(source, "dag.py", "exec")
     assert "from airflow.sdk import" in source and "import airflow.models" not in source
-    assert source.count(".partial(") == 1 and ".expand_kwargs(points)" in source
+    assert source.count(".partial(") == 1 and ".expand(point=points)" in source
     data = data_literals(source)
     assert data["POINTS"] == [p.to_json() for p in points]
     settings = data["SETTINGS"]
@@ -591,10 +591,8 @@ def test_early_stop_decides_as_strategies(tmp_path, load_dag, goal, target, budg
         decision = ti.xcom[(ti.task_id, DECISION_KEY)]
         if not next_round:
             break
-        assert [p["point_id"] for p in next_round] == [
-            p.id for p in points[layout[r + 1][1] : layout[r + 1][1] + size]
-        ][: len(next_round)]
-        assert next_round[0]["parameters"] == points[layout[r + 1][1]].parameters
+        first = layout[r + 1][1]
+        assert next_round == list(range(first, min(first + size, len(points))))[: len(next_round)]
     assert r + 1 == want_rounds
     assert decision["stop"] and decision["reason"] == reason and decision["ran"] == ran
     top = strategies.best(
@@ -613,18 +611,18 @@ def test_grid_collect_ranks_the_points_that_ran_to_the_end(tmp_path, load_dag):
 
 @pytest.mark.parametrize("kind", ["grid", "early_stop", "canary"])
 def test_the_points_are_mapped_from_the_dag_and_each_makes_its_run_folder(tmp_path, load_dag, kind):
-    """No task runs before the points: the first round is the embedded points (mapped when
-    a run is created), and each point makes <outputs>/<run id>/ and writes its notebook."""
+    """No task runs before the points: the first round is mapped from the embedded points'
+    indexes when a run is created (numbers only: the serialized DAG does not hold the grid),
+    and each point takes its parameters, makes <outputs>/<run id>/ and writes its notebook."""
     plan = Plan.from_json({"grid": {}, "strategy": STRATEGIES[kind], "parallelism": 2})
     module, _, points = fake_run(tmp_path / "outs", load_dag, plan, [({}, True)] * 3)
-    first = points[: 2 if kind == "early_stop" else 3]
-    assert module.batch(module.POINTS)[: len(first)] == [
-        {"point_id": p.id, "parameters": p.parameters} for p in first
-    ]
+    assert [p.to_json() for p in points] == module.POINTS
     if kind == "early_stop":
-        assert module.round_of(module.POINTS, 0) == module.batch(module.POINTS)[:2]
+        assert module.round_of(module.POINTS, 0) == [0, 1]
+        assert module.round_of(module.POINTS, 1) == [2]
     shutil.rmtree(tmp_path / "outs")
-    op = module.NotebookRun(point_id=points[1].id, parameters=points[1].parameters)
+    op = module.NotebookRun(point=1)
+    assert (op.point_id, op.parameters) == (points[1].id, points[1].parameters)
     written = op.execute({"run_id": "run-9"})
     assert written == f"{tmp_path}/outs/run-9/{points[1].id}.ipynb"
     assert Path(written).is_file()
