@@ -1,14 +1,15 @@
 """A plan becomes an idiomatic Airflow 3 DAG file (templates/dag.py.j2).
 
 The DAG uses ``airflow.sdk``, the stock PapermillOperator (the mapped tasks through a
-subclass that takes a point's index and stops Airflow from rendering the parameters as
+subclass that takes a point's id and stops Airflow from rendering the parameters as
 Jinja, apache/airflow#38745) and dynamic task mapping (one mapped task per round, never one
 operator per point), so a 10,000-point grid is one small file that parses in milliseconds.
 Everything that comes from the user (parameter names and values, paths, metric names)
 enters the file as JSON inside a Python string literal made by ``repr(json.dumps(...))``,
 or as text in the module docstring (escaped): data, never code. The mapped argument is the
-point's index in the embedded list: mapped when a run is created, so the first points start
-at once with no task before them, and the serialized DAG holds numbers, not the grid; a canary run's conf ``{"baseline": float | null}``
+point's id (its parameters are looked up in the embedded points): mapped when a run is
+created, so the first points start at once with no task before them, and the serialized DAG
+holds ids, not the grid; a canary run's conf ``{"baseline": float | null}``
 replaces the embedded baseline. The docstring (the DAG's ``doc_md``) ends with the digest
 of the file, so a target can tell from the API which file Airflow parsed.
 

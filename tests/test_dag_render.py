@@ -592,7 +592,7 @@ def test_early_stop_decides_as_strategies(tmp_path, load_dag, goal, target, budg
         if not next_round:
             break
         first = layout[r + 1][1]
-        assert next_round == list(range(first, min(first + size, len(points))))[: len(next_round)]
+        assert next_round == [p.id for p in points[first : first + size]][: len(next_round)]
     assert r + 1 == want_rounds
     assert decision["stop"] and decision["reason"] == reason and decision["ran"] == ran
     top = strategies.best(
@@ -612,16 +612,21 @@ def test_grid_collect_ranks_the_points_that_ran_to_the_end(tmp_path, load_dag):
 @pytest.mark.parametrize("kind", ["grid", "early_stop", "canary"])
 def test_the_points_are_mapped_from_the_dag_and_each_makes_its_run_folder(tmp_path, load_dag, kind):
     """No task runs before the points: the first round is mapped from the embedded points'
-    indexes when a run is created (numbers only: the serialized DAG does not hold the grid),
-    and each point takes its parameters, makes <outputs>/<run id>/ and writes its notebook."""
+    ids when a run is created (ids only: the serialized DAG does not hold the grid), and each
+    point takes its parameters, makes <outputs>/<run id>/ and writes its notebook; a point
+    the DAG no longer has (re-deployed with another grid mid-run) fails, never runs another."""
     plan = Plan.from_json({"grid": {}, "strategy": STRATEGIES[kind], "parallelism": 2})
     module, _, points = fake_run(tmp_path / "outs", load_dag, plan, [({}, True)] * 3)
     assert [p.to_json() for p in points] == module.POINTS
     if kind == "early_stop":
-        assert module.round_of(module.POINTS, 0) == [0, 1]
-        assert module.round_of(module.POINTS, 1) == [2]
+        assert module.round_of(module.POINTS, 0) == [points[0].id, points[1].id]
+        assert module.round_of(module.POINTS, 1) == [points[2].id]
+    else:
+        assert list(module.PARAMETERS) == [p.id for p in points]
     shutil.rmtree(tmp_path / "outs")
-    op = module.NotebookRun(point=1)
+    with pytest.raises(ValueError, match="p-gone is not in this DAG any more"):
+        module.NotebookRun(point="p-gone")
+    op = module.NotebookRun(point=points[1].id)
     assert (op.point_id, op.parameters) == (points[1].id, points[1].parameters)
     written = op.execute({"run_id": "run-9"})
     assert written == f"{tmp_path}/outs/run-9/{points[1].id}.ipynb"

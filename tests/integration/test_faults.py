@@ -193,7 +193,9 @@ def test_an_output_that_cannot_be_read_back_keeps_the_airflow_state(faults, airf
 
     doc = faults.wait(run_id, interval=0.5)
     missing, damaged, fine = doc["points"]
-    assert [p["state"] for p in doc["points"]] == ["success"] * 3, doc
+    assert [p["state"] for p in doc["points"]] == ["success"] * 3, [
+        (p["state"], p["error"]) for p in doc["points"]
+    ]
     assert missing["output"] is None and missing["error"] == "its output notebook is missing"
     assert damaged["error"].startswith("its output notebook cannot be read:")
     assert damaged["metrics"] == {} and fine["error"] is None and fine["metrics"] == {"score": 3}
