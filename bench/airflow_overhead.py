@@ -35,10 +35,10 @@ from jupyter_mvdp.manager import RunManager  # noqa: E402
 from jupyter_mvdp.runs import RunStore  # noqa: E402
 from jupyter_mvdp.targets import build_targets  # noqa: E402
 
-AIRFLOW: DevAirflow | None = None  # the Airflow being measured
 
-
-def makespan(manager: RunManager, plan: dict, target: str) -> tuple[float, float | None, str]:
+def makespan(
+    airflow: DevAirflow, manager: RunManager, plan: dict, target: str
+) -> tuple[float, float | None, str]:
     """(submit -> run finished, submit -> first point running, run id) in seconds.
 
     The local runner is read every 0.1 s (its store, no API). An Airflow run is polled as
@@ -57,17 +57,17 @@ def makespan(manager: RunManager, plan: dict, target: str) -> tuple[float, float
             assert doc["state"] == "success", doc["message"]
             if target != "airflow":
                 return time.time() - submitted, first_running, run_id
-            run, tis = airflow_run(manager, run_id)
+            run, tis = airflow_run(airflow, manager, run_id)
             first = min(_t(ti["start_date"]) for ti in tis if ti["task_id"] == "run_point")
             return _t(run["end_date"]) - submitted, first - submitted, run_id
         time.sleep(interval)
 
 
-def airflow_run(manager: RunManager, run_id: str) -> tuple[dict, list[dict]]:
+def airflow_run(airflow: DevAirflow, manager: RunManager, run_id: str) -> tuple[dict, list[dict]]:
     """The DAG run and its task instances, as Airflow's API has them."""
     doc = manager.store.document(run_id)
-    headers = {"Authorization": f"Bearer {AIRFLOW.token()}"}
-    base = f"{AIRFLOW.url}/api/v2/dags/{doc['pipeline']}/dagRuns/{run_id}"
+    headers = {"Authorization": f"Bearer {airflow.token()}"}
+    base = f"{airflow.url}/api/v2/dags/{doc['pipeline']}/dagRuns/{run_id}"
     run = requests.get(base, headers=headers, timeout=30).json()
     tis = requests.get(
         f"{base}/taskInstances", headers=headers, params={"limit": 100}, timeout=30
@@ -79,10 +79,10 @@ def _t(value: str | None) -> float:
     return datetime.fromisoformat(value).timestamp()
 
 
-def breakdown(manager: RunManager, run_id: str, ws: Path) -> dict:
+def breakdown(airflow: DevAirflow, manager: RunManager, run_id: str, ws: Path) -> dict:
     """Where an Airflow run's time went, from Airflow's own timestamps (seconds)."""
     doc = manager.store.document(run_id)
-    run, tis = airflow_run(manager, run_id)
+    run, tis = airflow_run(airflow, manager, run_id)
     by_task: dict[str, list[dict]] = {}
     for ti in tis:
         by_task.setdefault(ti["task_id"], []).append(ti)
@@ -110,9 +110,7 @@ def breakdown(manager: RunManager, run_id: str, ws: Path) -> dict:
 
 
 def measure(executor: str, repeat: int) -> dict:
-    global AIRFLOW
     with tempfile.TemporaryDirectory() as tmp, DevAirflow(executor=executor) as airflow:
-        AIRFLOW = airflow
         ws = Path(tmp)
         shutil.copy(ROOT / "notebooks" / "titanic.ipynb", ws)
         shutil.copytree(ROOT / "notebooks" / "datasets", ws / "datasets")
@@ -121,20 +119,22 @@ def measure(executor: str, repeat: int) -> dict:
         targets = build_targets({"airflow": airflow.target_settings(), "local": {"kind": "local"}})
         manager = RunManager(RunStore(ws / "runs.sqlite"), targets, root_dir=ws, user="bench")
         cold = {**plan, "warm_kernels": False}
-        makespan(manager, plan, "airflow")  # warm: DAG parsed once, workers' imports cached
-        makespan(manager, plan, "local")
-        makespan(manager, cold, "local")
+        makespan(
+            airflow, manager, plan, "airflow"
+        )  # warm: DAG parsed once, workers' imports cached
+        makespan(airflow, manager, plan, "local")
+        makespan(airflow, manager, cold, "local")
         result = {k: [] for k in ("airflow", "local", "cold", "first", "changed", "parts")}
         for i in range(repeat):
-            total, start, run_id = makespan(manager, plan, "airflow")
+            total, start, run_id = makespan(airflow, manager, plan, "airflow")
             result["airflow"].append(total)
             result["first"].append(start)
-            result["parts"].append(breakdown(manager, run_id, ws))
-            result["local"].append(makespan(manager, plan, "local")[0])
-            result["cold"].append(makespan(manager, cold, "local")[0])
+            result["parts"].append(breakdown(airflow, manager, run_id, ws))
+            result["local"].append(makespan(airflow, manager, plan, "local")[0])
+            result["cold"].append(makespan(airflow, manager, cold, "local")[0])
             # a changed plan (another timeout): a new DAG file Airflow must parse first
             changed = {**plan, "timeout": plan["timeout"] + i + 1}
-            result["changed"].append(makespan(manager, changed, "airflow")[1])
+            result["changed"].append(makespan(airflow, manager, changed, "airflow")[1])
         result["parallelism"] = plan["parallelism"]
         return result
 

@@ -241,7 +241,7 @@ class AirflowTarget(Target):
             _write_if_changed(f"{self.settings['dags_location']}/{name}", content)
         dag_file = f"{self.settings['dags_location']}/{spec.pipeline}.py"
         source = (spec.dag_source or "").encode()
-        if served is not None and self._serves(served, spec) and _holds(dag_file, source):
+        if self._serves(served, spec) and _holds(dag_file, source):
             progress("Airflow already has this DAG")  # and it is unpaused, or paused by someone
             return
         written = time.time()
@@ -278,7 +278,12 @@ class AirflowTarget(Target):
         """Airflow parsed this very source: its doc_md ends with the source's digest (an
         exact test, unlike a parse time, which a parse begun before the write also passes)."""
         digest = digest_of(spec.dag_source)
-        return digest is not None and digest_of(details.doc_md) == digest and not details.is_stale
+        return (
+            details is not None
+            and digest is not None
+            and digest_of(details.doc_md) == digest
+            and not details.is_stale
+        )
 
     def _wait_parsed(self, spec: RunSpec, dag_file: str, written: float) -> None:
         dag_id = self.dag_id(spec)
@@ -294,8 +299,7 @@ class AirflowTarget(Target):
                     raise DagImportError(
                         f"Airflow could not import the DAG {name}: {_last_line(error.stack_trace)}"
                     )
-            served = self._served(spec)
-            if served is not None and self._serves(served, spec):
+            if self._serves(self._served(spec), spec):
                 return
             time.sleep(0.2)
         raise DagNotParsed(

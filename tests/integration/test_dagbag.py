@@ -65,6 +65,19 @@ CHECK = textwrap.dedent(
 )
 
 
+def dagbag_check(airflow, folder) -> dict:
+    """Run CHECK over ``folder`` as the DAGs folder, in the Airflow venv: its JSON result."""
+    env = {**airflow.env, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)}
+    out = subprocess.run(
+        [str(airflow.venv / "bin" / "python"), "-c", CHECK, str(folder), runtime_module()[0]],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def test_every_rendered_dag_imports_in_dagbag(airflow, tmp_path):
     folder = tmp_path / "dags"
     folder.mkdir()
@@ -88,15 +101,7 @@ def test_every_rendered_dag_imports_in_dagbag(airflow, tmp_path):
                 )
                 (folder / f"{dag_id}.py").write_text(source)
                 expected.add(dag_id)
-    env = {**airflow.env, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)}
-    out = subprocess.run(
-        [str(airflow.venv / "bin" / "python"), "-c", CHECK, str(folder), runtime_module()[0]],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = dagbag_check(airflow, folder)
     assert result["errors"] == {}
     assert set(result["dags"]) == expected
     assert result["runtime"] == str(folder / f"{runtime_module()[0]}.py")  # the shipped copy
@@ -191,14 +196,6 @@ def test_a_dag_in_a_sub_folder_imports_the_module_shipped_next_to_it(airflow, tm
             kernel="python3",
         )
     )
-    env = {**airflow.env, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)}
-    out = subprocess.run(
-        [str(airflow.venv / "bin" / "python"), "-c", CHECK, str(folder), runtime_module()[0]],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = dagbag_check(airflow, folder)
     assert result["errors"] == {} and "decide" in result["dags"]["pipe"]
     assert result["runtime"] == str(bundle / f"{runtime_module()[0]}.py")
