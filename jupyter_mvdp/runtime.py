@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 SCRAP_PREFIX = "application/scrapbook.scrap."  # scrapbook.glue: .json+json, .text+json, ...
 SCRAP_MIMETYPE = SCRAP_PREFIX + "json+json"  # what jupyter_mvdp.record writes
@@ -214,3 +216,24 @@ def canary_decision(
         "alert",
         f"{metric} {candidate:g} is {word} {source} {baseline:g} (tolerance {tol:g}, bound {bound:g})",
     )
+
+
+# --- kernel starts -------------------------------------------------------------------------
+
+KERNEL_STARTS = 3
+# nbclient's words for a kernel that exited before answering kernel_info (seen when many
+# start at once, on one machine or one Airflow worker: two picking the same free port)
+_DIED_STARTING = "Kernel died before replying to kernel_info"
+
+
+def starting_kernels_again(execute: Callable[[], T], say: Callable[[str], None]) -> T:
+    """``execute()`` (one papermill run), again with a new kernel when the kernel died while
+    starting, up to KERNEL_STARTS times: no cell ran, so this never runs work twice."""
+    for start in range(1, KERNEL_STARTS + 1):
+        try:
+            return execute()
+        except RuntimeError as e:
+            if start == KERNEL_STARTS or not str(e).startswith(_DIED_STARTING):
+                raise
+            say(f"the kernel died while starting ({e}); starting another")
+    raise AssertionError("unreachable")

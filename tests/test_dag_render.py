@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import logging
 import math
 import shutil
 import sys
@@ -428,6 +429,7 @@ class FakePapermillOperator:
     records the notebook it would write."""
 
     template_fields = ()
+    log = logging.getLogger("FakePapermillOperator")
 
     def __init__(self, **kwargs):
         self.__dict__.update(kwargs)
@@ -631,3 +633,38 @@ def test_the_points_are_mapped_from_the_dag_and_each_makes_its_run_folder(tmp_pa
     written = op.execute({"run_id": "run-9"})
     assert written == f"{tmp_path}/outs/run-9/{points[1].id}.ipynb"
     assert Path(written).is_file()
+
+
+@pytest.mark.parametrize(
+    ("errors", "raised"),
+    [
+        (["Kernel died before replying to kernel_info"] * 2, None),
+        (["Kernel died before replying to kernel_info"] * 3, "Kernel died"),
+        (["Kernel didn't respond in 60 seconds"], "respond"),
+    ],
+)
+def test_a_point_starts_another_kernel_when_one_died_starting(
+    tmp_path, load_dag, monkeypatch, errors, raised
+):
+    """A kernel that died while starting ran no cell: the task starts another (up to 3 kernels
+    in all) within its try; any other error, or a third death, fails the try."""
+    plan = Plan.from_json({"grid": {}, "strategy": STRATEGIES["grid"]})
+    module, _, points = fake_run(tmp_path / "outs", load_dag, plan, [({}, True)])
+    calls = []
+    stock = FakePapermillOperator.execute
+
+    def execute(self, context):
+        calls.append(context["run_id"])
+        if len(calls) <= len(errors):
+            raise RuntimeError(errors[len(calls) - 1])
+        return stock(self, context)
+
+    monkeypatch.setattr(FakePapermillOperator, "execute", execute)
+    op = module.NotebookRun(point=points[0].id)
+    if raised:
+        with pytest.raises(RuntimeError, match=raised):
+            op.execute({"run_id": "r"})
+        assert len(calls) == min(len(errors), 3)
+    else:
+        assert Path(op.execute({"run_id": "r"})).is_file()
+        assert calls == ["r"] * 3

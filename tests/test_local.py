@@ -4,7 +4,10 @@ canary outcomes, cancel, resume, provenance."""
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -314,13 +317,12 @@ def test_without_retries_a_failed_point_has_one_try(manager, workspace):
     assert point["tries"][0]["error"] == point["error"]
 
 
-def test_a_kernel_that_dies_while_starting_is_started_again(manager, workspace, tmp_path):
-    """A kernel that exits before answering (as when two of many starting kernels take the
-    same port) ran no cell: the point starts another instead of failing."""
-    import sys
-
-    marker = tmp_path / "first-start-died"
-    spec_dir = Path(sys.prefix) / "share" / "jupyter" / "kernels" / "mvdp-dies-once"
+@contextmanager
+def kernel_that_dies_once(prefix: Path, python: str, marker: Path):
+    """A kernelspec ``mvdp-dies-once`` under ``prefix`` (a venv's sys.prefix): its first start
+    exits before answering kernel_info, as when two of many starting kernels take the same
+    port; later starts are ipykernel's."""
+    spec_dir = prefix / "share" / "jupyter" / "kernels" / "mvdp-dies-once"
     spec_dir.mkdir(parents=True, exist_ok=True)
     script = (
         "import os, sys\n"
@@ -332,24 +334,26 @@ def test_a_kernel_that_dies_while_starting_is_started_again(manager, workspace, 
         "kernelapp.launch_new_instance()\n"
     )
     spec = {
-        "argv": [sys.executable, "-c", script, "-f", "{connection_file}"],
+        "argv": [python, "-c", script, "-f", "{connection_file}"],
         "display_name": "dies once",
         "language": "python",
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     try:
+        yield "mvdp-dies-once"
+    finally:
+        shutil.rmtree(spec_dir)
+
+
+def test_a_kernel_that_dies_while_starting_is_started_again(manager, workspace, tmp_path):
+    """A kernel that exits before answering ran no cell: the point starts another instead of
+    failing."""
+    marker = tmp_path / "first-start-died"
+    with kernel_that_dies_once(Path(sys.prefix), sys.executable, marker) as kernel:
         doc = run(
             manager,
-            {
-                "grid": {"x": [5]},
-                "strategy": {"kind": "grid", "metric": "score"},
-                "kernel": "mvdp-dies-once",
-            },
+            {"grid": {"x": [5]}, "strategy": {"kind": "grid", "metric": "score"}, "kernel": kernel},
         )
-    finally:
-        for f in spec_dir.iterdir():
-            f.unlink()
-        spec_dir.rmdir()
     assert marker.exists()  # the first start did die
     (point,) = doc["points"]
     assert point["state"] == "success" and point["metrics"] == {"score": 5}, point

@@ -20,7 +20,7 @@ from collections import deque
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from .. import params, strategies
+from .. import params, runtime, strategies
 from ..exceptions import RunConflict
 from ..lifeline import LifelineKernelManager, watch_lifeline
 from ..models import FINISHED_POINT_STATES, PointStatus, RunSpec, Snapshot
@@ -29,10 +29,6 @@ from .base import Progress, Target, _silent, register
 
 _POLL_SECONDS = 0.1
 _KILL_GRACE_SECONDS = 3.0
-# nbclient's words for a kernel that exited before answering kernel_info (seen when dozens
-# start at once: two picking the same free port); nothing ran, so starting again is safe
-_DIED_STARTING = "Kernel died before replying to kernel_info"
-_KERNEL_STARTS = 3
 
 
 def _context():
@@ -63,27 +59,20 @@ def execute_point(job: dict, conn) -> None:
     nb.metadata["mvdp"] = job["provenance"]
     _redirect_stderr(job["log"])  # the kernel inherits it: its chatter lands in the point's log
     try:
-        for start in range(1, _KERNEL_STARTS + 1):
-            try:
-                papermill.execute_notebook(
-                    nb,
-                    job["output"],
-                    parameters=job["parameters"],
-                    kernel_name=job["kernel"],
-                    cwd=job["cwd"],
-                    progress_bar=False,
-                    log_output=False,
-                    # a kernel that dies with this worker, unless the target names another
-                    **{
-                        "kernel_manager_class": _kernel_manager(job),
-                        **job.get("kernel_options", {}),
-                    },
-                )
-                break
-            except RuntimeError as e:  # the kernel died while starting: no cell ran yet
-                if start == _KERNEL_STARTS or not str(e).startswith(_DIED_STARTING):
-                    raise
-                print(f"the kernel died while starting ({e}); starting another", file=sys.stderr)
+        runtime.starting_kernels_again(
+            lambda: papermill.execute_notebook(
+                nb,
+                job["output"],
+                parameters=job["parameters"],
+                kernel_name=job["kernel"],
+                cwd=job["cwd"],
+                progress_bar=False,
+                log_output=False,
+                # a kernel that dies with this worker, unless the target names another
+                **{"kernel_manager_class": _kernel_manager(job), **job.get("kernel_options", {})},
+            ),
+            say=lambda line: print(line, file=sys.stderr),
+        )
         conn.send({"error": None})
     except papermill.PapermillExecutionError as e:
         _report(conn, cell_error(e, job["output"]), "".join(e.traceback))

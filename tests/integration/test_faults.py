@@ -14,7 +14,7 @@ import requests
 from jupyter_mvdp.manager import RunManager
 from jupyter_mvdp.runs import RunStore
 from jupyter_mvdp.targets import build_targets
-from tests.test_local import write_notebook
+from tests.test_local import kernel_that_dies_once, write_notebook
 
 UNREACHABLE = re.compile(r"^Airflow unreachable since \d\d:\d\d:\d\d; retrying every 0\.5 s$")
 
@@ -200,6 +200,22 @@ def test_an_output_that_cannot_be_read_back_keeps_the_airflow_state(faults, airf
     assert damaged["error"].startswith("its output notebook cannot be read:")
     assert damaged["metrics"] == {} and fine["error"] is None and fine["metrics"] == {"score": 3}
     assert doc["best"]["id"] == fine["id"]
+
+
+def test_a_kernel_that_dies_while_starting_on_a_worker_is_started_again(faults, airflow, tmp_path):
+    """As on the local runner: the task starts another kernel instead of failing the point
+    (or spending one of its retries): the kernel ran no cell."""
+    marker = tmp_path / "first-start-died"
+    python = str(airflow.venv / "bin" / "python")
+    with kernel_that_dies_once(airflow.venv, python, marker) as kernel:
+        plan = {"grid": {"x": [7]}, "strategy": {"kind": "grid", "metric": "score"}}
+        plan["kernel"] = kernel
+        run_id = faults.submit(notebook(faults, "dies.ipynb"), plan, "airflow", background=False)
+        doc = faults.wait(run_id, interval=0.5)
+    assert marker.exists()  # the first start did die
+    (point,) = doc["points"]
+    assert (doc["state"], point["state"], point["metrics"]) == ("success", "success", {"score": 7})
+    assert len(point["tries"]) == 1, point["tries"]  # one task try, two kernels
 
 
 def test_a_run_triggered_while_an_admin_paused_the_dag_says_so(faults, airflow):
