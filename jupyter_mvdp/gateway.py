@@ -12,6 +12,10 @@ Used as is (jupyter_server 2.x), it fails in two ways this module fixes:
 - its client opens the kernel's websocket without the gateway's auth header, so a gateway with
   an auth token answers ``401 Unauthorized`` once the kernel has started.
 
+A kernel on the gateway is not a child of the point's worker, so no parent-death signal
+stops it: the manager leaves its shutdown as the worker's last words (lifeline.py), said when
+a cancel, a timeout or the owner's death ends the point before papermill shut it down.
+
 The gateway is configured the way jupyter_server configures it: ``JUPYTER_GATEWAY_URL`` and
 ``JUPYTER_GATEWAY_AUTH_TOKEN`` (and the other ``JUPYTER_GATEWAY_*`` variables) in the
 environment of the server, which its point worker processes inherit.
@@ -19,6 +23,8 @@ environment of the server, which its point worker processes inherit.
 
 from __future__ import annotations
 
+import ssl
+import urllib.request
 from threading import Thread
 
 from jupyter_client.asynchronous.client import AsyncKernelClient
@@ -31,6 +37,10 @@ from jupyter_server.gateway.managers import (
 )
 from jupyter_server.utils import ensure_async, url_escape, url_path_join
 from traitlets import DottedObjectName, Type
+
+from .lifeline import on_death
+
+_LAST_WORDS_SECONDS = 2.0  # the owner kills a stopped worker 3 s after asking it to stop
 
 
 class GatewayKernelClient(_GatewayKernelClient):
@@ -77,4 +87,28 @@ class GatewayKernelManager(_GatewayKernelManager):
                 "gateway kernels need JUPYTER_GATEWAY_URL (and JUPYTER_GATEWAY_AUTH_TOKEN) "
                 "in the server's environment"
             )
-        return await super().start_kernel(**kwargs)
+        started = await super().start_kernel(**kwargs)
+        self._take_back = on_death(lambda kernel_id=self.kernel_id: delete_kernel(kernel_id))
+        return started
+
+    async def shutdown_kernel(self, now=False, restart=False):
+        await super().shutdown_kernel(now=now, restart=restart)
+        if not restart and getattr(self, "_take_back", None):
+            self._take_back()
+
+
+def delete_kernel(kernel_id: str, timeout: float = _LAST_WORDS_SECONDS) -> None:
+    """Shut a kernel down on the gateway, synchronously (in a signal handler or a dying
+    worker's thread, no event loop is there to use)."""
+    gateway = GatewayClient.instance()
+    url = url_path_join(gateway.url, gateway.kernels_endpoint, url_escape(kernel_id))
+    headers = gateway.load_connection_args().get("headers", {})
+    context = None
+    if url.startswith("https:"):
+        context = ssl.create_default_context(cafile=gateway.ca_certs)
+        if gateway.client_cert:
+            context.load_cert_chain(gateway.client_cert, gateway.client_key)
+        if not gateway.validate_cert:
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    request = urllib.request.Request(url, method="DELETE", headers=headers)
+    urllib.request.urlopen(request, timeout=timeout, context=context).close()

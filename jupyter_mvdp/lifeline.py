@@ -10,6 +10,9 @@
 - So the chain holds by construction: owner (CLI, jupyter server, test harness) -> point
   workers (lifeline pipe) -> kernels (``LifelineKernelManager``: die with their worker); the
   forkserver exits once no process holds its pipe.
+- What no signal reaches (a kernel a gateway runs on another host) is a worker's last words
+  (``on_death``): said when its owner is gone and when the owner stops it (SIGTERM: a cancel
+  or a timeout), before it dies the way it would have died without them.
 - ``signals_as_interrupt`` turns SIGTERM and SIGHUP into ``Interrupted`` in the main thread, so
   a supervisor's stop (``timeout``, CI, systemd, ``docker stop``) takes the same path as
   Ctrl-C: cancel, record why, clean up.
@@ -23,7 +26,8 @@ import functools
 import os
 import signal
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 from jupyter_client.manager import AsyncKernelManager
 
@@ -49,11 +53,39 @@ def die_with_parent(sig: int = signal.SIGKILL, parent: int | None = None) -> Non
         os._exit(1)
 
 
+_last_words: dict[int, Callable[[], None]] = {}
+
+
+def on_death(words: Callable[[], None]) -> Callable[[], None]:
+    """Have this worker call ``words()`` before it dies of its owner's death or stop (keep it
+    short: the owner kills a stopped worker after a few seconds). Returns the function that
+    takes them back, once they need not be said. Call it from the main thread, which the
+    SIGTERM handler needs; elsewhere only the owner's death says them."""
+    key = id(words)
+    _last_words[key] = words
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread and signal.getsignal(signal.SIGTERM) is not _say_last_words_and_die:
+        signal.signal(signal.SIGTERM, _say_last_words_and_die)
+    return lambda: _last_words.pop(key, None)
+
+
+def _say_last_words() -> None:
+    while _last_words:
+        _, words = _last_words.popitem()
+        with contextlib.suppress(Exception):
+            words()
+
+
+def _say_last_words_and_die(signum, _frame) -> None:
+    _say_last_words()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
 def watch_lifeline(fd: int) -> None:
     """In a worker: SIGKILL this process as soon as the reader of pipe ``fd`` (the owner)
     is gone: a closed reader makes the write end report POLLERR."""
     import select
-    import threading
 
     fd = os.dup(fd)  # the worker closes its end when done; the watch must not see that
 
@@ -66,6 +98,7 @@ def watch_lifeline(fd: int) -> None:
                     break
             except InterruptedError:
                 continue
+        _say_last_words()
         os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="mvdp-lifeline", daemon=True).start()
@@ -92,7 +125,6 @@ class LifelineKernelManager(AsyncKernelManager):
 def signals_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM and SIGHUP raise ``Interrupted`` like Ctrl-C does (main
     thread only; elsewhere a no-op)."""
-    import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield

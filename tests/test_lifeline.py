@@ -130,3 +130,43 @@ def test_dev_airflow_ends_with_every_airflow_process(tmp_path, sig):
         assert left_behind(before, within=10) == {}
     if sig != signal.SIGKILL:
         assert dev.returncode == 0
+
+
+def _worker_with_last_words(reader, writer, said) -> None:
+    """A point worker in miniature: it watches its owner through ``writer`` and has a word
+    to say (as a gateway kernel's shutdown) before it dies."""
+    import time
+    from pathlib import Path
+
+    from jupyter_mvdp.lifeline import on_death, watch_lifeline
+
+    reader.close()  # the owner's end: the worker must not keep it open
+    watch_lifeline(writer.fileno())
+    on_death(lambda: Path(said).write_text("kernel shut down"))
+    take_back = on_death(lambda: Path(said).write_text("taken back, never said"))
+    take_back()
+    writer.send("ready")
+    time.sleep(60)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("end", ["stopped", "owner gone"])
+def test_a_worker_says_its_last_words_when_stopped_and_when_its_owner_dies(tmp_path, end):
+    """What no signal reaches (a kernel on a gateway) is shut down by the worker itself,
+    whichever way it ends; then it dies as it would have without them (SIGTERM, SIGKILL)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    reader, writer = ctx.Pipe(duplex=False)
+    said = tmp_path / "said"
+    worker = ctx.Process(target=_worker_with_last_words, args=(reader, writer, str(said)))
+    worker.start()
+    writer.close()
+    assert reader.poll(30) and reader.recv() == "ready"
+    if end == "stopped":
+        worker.terminate()
+    else:
+        reader.close()
+    worker.join(30)
+    assert said.read_text() == "kernel shut down"
+    assert worker.exitcode == (-signal.SIGTERM if end == "stopped" else -signal.SIGKILL)

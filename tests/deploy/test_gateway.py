@@ -185,3 +185,31 @@ def test_kernel_options_are_resolved_once_and_a_wrong_class_fails_at_start_up():
     }
     with pytest.raises(ImportError):
         LocalTarget("broken", kernel_manager="no_such_module.Manager")
+
+
+def test_a_point_stopped_mid_run_leaves_no_kernel_on_the_gateway(server, gateway):
+    """No parent-death signal reaches a kernel on the gateway: the point's worker shuts it
+    down itself when a timeout (or a cancel: the same stop) ends the point."""
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb = new_notebook(metadata={"kernelspec": kernelspec})
+    nb.cells = [
+        new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        new_code_cell("import time\ntime.sleep(120)"),
+    ]
+    nbformat.write(nb, server["root"] / "slow.ipynb")
+    plan = {"grid": {"x": [1]}, "strategy": {"kind": "grid"}, "timeout": 8, "kernel": KERNEL}
+    status, run = call(
+        server,
+        "POST",
+        "mvdp/runs",
+        json={"notebook": "slow.ipynb", "plan": plan, "target": "on-gateway"},
+    )
+    assert status == 202, run
+    done = wait_run(server, run["run_id"])
+    assert done["state"] == "failed" and "timeout" in done["points"][0]["error"], done
+    deadline = time.monotonic() + 15
+    while kernels := requests.get(
+        f"{gateway.url}/api/kernels", headers=gateway.auth, timeout=10
+    ).json():
+        assert time.monotonic() < deadline, kernels
+        time.sleep(0.5)
