@@ -147,6 +147,28 @@ export function parameterNames(run: IRun): string[] {
   return Object.keys(run.points[0]?.parameters ?? {});
 }
 
+/**
+ * The points `point` can be compared with (nbdime): those with an output notebook, best
+ * first, each labelled with the parameters that vary in the run.
+ */
+export function compareChoices(
+  run: IRun,
+  point: IPoint
+): { id: string; output: string; label: string }[] {
+  const swept = sweptParameters(run);
+  const goal = run.strategy.goal ?? 'max';
+  return leaderboard(run.points, run.strategy.metric, goal)
+    .filter(p => p.output && p.id !== point.id)
+    .map(p => ({
+      id: p.id,
+      output: p.output!,
+      label: [
+        p.id,
+        ...swept.map(k => `${k}=${JSON.stringify(p.parameters[k])}`)
+      ].join(' ')
+    }));
+}
+
 /** Parameters with more than one value in the run: the axes worth plotting. */
 export function sweptParameters(run: IRun): string[] {
   return parameterNames(run).filter(

@@ -11,6 +11,7 @@ import {
 import {
   applyEvent,
   columnFormat,
+  compareChoices,
   heatmapSpec,
   leaderboard,
   plotSpec,
@@ -529,6 +530,26 @@ describe('runs', () => {
       'try 2: success after 2.0 s',
       'try 3: not started'
     ]);
+  });
+
+  it('offers the other points with an output to compare with, best first', () => {
+    const withOutput = (p: IPoint) => ({ ...p, output: `out/${p.id}.ipynb` });
+    const failed = {
+      ...withOutput(point('f', 3, 4, 0.99)),
+      state: 'failed' as const
+    };
+    const points = [
+      withOutput(point('a', 0, 1, 0.7)),
+      point('q', 1, 2), // queued: no output yet
+      withOutput(point('c', 2, 3, 0.9)),
+      failed
+    ];
+    const r = run(points);
+    expect(compareChoices(r, points[0])).toEqual([
+      { id: 'c', output: 'out/c.ipynb', label: 'c x=3' },
+      { id: 'f', output: 'out/f.ipynb', label: 'f x=4' }
+    ]);
+    expect(compareChoices(r, points[2]).map(o => o.id)).toEqual(['a', 'f']);
   });
 
   it('never ranks or plots a point that failed after recording its metric', () => {

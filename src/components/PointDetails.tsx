@@ -3,7 +3,7 @@ import * as React from 'react';
 
 import { api, IPoint, IRun } from '../api';
 import { errorText } from '../planModel';
-import { triesLines } from '../results';
+import { compareChoices, triesLines } from '../results';
 
 export function PointDetails(props: {
   run: IRun;
@@ -14,6 +14,9 @@ export function PointDetails(props: {
   const { run, point } = props;
   const best = run.best?.output && run.best.id !== point.id ? run.best : null;
   const tries = triesLines(point);
+  const others = point.output ? compareChoices(run, point) : [];
+  const [other, setOther] = React.useState('');
+  const compareWith = others.find(o => o.id === other);
   const [log, setLog] = React.useState<string | null>(null);
   const [loading, setLoading] = React.useState(false);
   const showLog = async () => {
@@ -63,6 +66,37 @@ export function PointDetails(props: {
           >
             Compare with the best
           </button>
+        )}
+        {others.length > 0 && (
+          <span className="jp-mvdp-compareWith">
+            <select
+              aria-label="compare with"
+              value={other}
+              onChange={e => setOther(e.target.value)}
+            >
+              <option value="">compare with…</option>
+              {others.map(o => (
+                <option key={o.id} value={o.id}>
+                  {o.label}
+                </option>
+              ))}
+            </select>
+            <button
+              className="jp-mvdp-button"
+              disabled={!compareWith}
+              title={
+                compareWith
+                  ? `nbdime diff of ${point.output} and ${compareWith.output}`
+                  : 'choose a point to compare this one with'
+              }
+              onClick={() =>
+                compareWith &&
+                props.onCompare(point.output!, compareWith.output)
+              }
+            >
+              Compare
+            </button>
+          </span>
         )}
         {point.state !== 'queued' && point.state !== 'skipped' && (
           <button

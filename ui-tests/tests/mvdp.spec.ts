@@ -217,6 +217,22 @@ test('tag, define a 6-point grid, productionize locally, follow it in the main a
   await page
     .locator('.lm-TabBar-tab', { hasText: 'Run titanic.ipynb' })
     .click();
+  // ... or with any other point of the run: here the first row
+  await run.getByLabel('compare with').selectOption(id!);
+  await run.getByRole('button', { name: 'Compare', exact: true }).click();
+  await expect(
+    page.locator('.lm-TabBar-tab', { hasText: `${lastId} ↔ ${id}` })
+  ).toBeVisible();
+  await expect(
+    page
+      .frameLocator(
+        '.jp-MainAreaWidget:not(.lm-mod-hidden) .jp-mvdp-compare iframe'
+      )
+      .locator('.jp-Notebook-diff')
+  ).toBeVisible();
+  await page
+    .locator('.lm-TabBar-tab', { hasText: 'Run titanic.ipynb' })
+    .click();
   await last.click();
   await first.click(); // the best point's details again
 
