@@ -78,6 +78,7 @@ class GatewayKernelManager(_GatewayKernelManager):
 
     client_class = DottedObjectName("jupyter_mvdp.gateway.GatewayKernelClient")
     client_factory = Type(klass="jupyter_mvdp.gateway.GatewayKernelClient")
+    _take_back = None  # takes back the worker's last words once papermill shut the kernel
 
     async def start_kernel(self, **kwargs):
         if self.kernel_name:
@@ -93,7 +94,7 @@ class GatewayKernelManager(_GatewayKernelManager):
 
     async def shutdown_kernel(self, now=False, restart=False):
         await super().shutdown_kernel(now=now, restart=restart)
-        if not restart and getattr(self, "_take_back", None):
+        if not restart and self._take_back:
             self._take_back()
 
 

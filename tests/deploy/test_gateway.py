@@ -24,6 +24,14 @@ TOKEN = "gateway-mode-server-token"
 BODY = "import os\nfrom jupyter_mvdp import record\nrecord('score', x)\nprint('cwd:', os.getcwd())"
 
 
+def write_notebook(path, body: str) -> None:
+    """A notebook with the parameters cell ``x = 1`` and ``body``."""
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb = new_notebook(metadata={"kernelspec": kernelspec})
+    nb.cells = [new_code_cell("x = 1", metadata={"tags": ["parameters"]}), new_code_cell(body)]
+    nbformat.write(nb, path)
+
+
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
     gw = Gateway(tmp_path_factory.mktemp("gateway"))
@@ -45,10 +53,7 @@ def server(gateway, tmp_path_factory):
             {"MvdpApp": {"targets": {"on-gateway": {"kind": "local", "kernel_manager": "gateway"}}}}
         )
     )
-    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb = new_notebook(metadata={"kernelspec": kernelspec})
-    nb.cells = [new_code_cell("x = 1", metadata={"tags": ["parameters"]}), new_code_cell(BODY)]
-    nbformat.write(nb, root / "gw.ipynb")
+    write_notebook(root / "gw.ipynb", BODY)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
     env.update(
@@ -99,6 +104,19 @@ def call(server, method: str, path: str, **kwargs):
     return r.status_code, r.json() if r.content else None
 
 
+def run_to_end(server, notebook: str, plan: dict, target: str | None = None) -> dict:
+    """Productionize ``notebook`` with ``plan`` (on the default target when none is named)
+    and wait for the run to end."""
+    body = {"notebook": notebook, "plan": plan, **({"target": target} if target else {})}
+    status, run = call(server, "POST", "mvdp/runs", json=body)
+    assert status == 202, run
+    return wait_run(server, run["run_id"])
+
+
+def gateway_kernels(gateway) -> list:
+    return requests.get(f"{gateway.url}/api/kernels", headers=gateway.auth, timeout=10).json()
+
+
 def wait_run(server, run_id: str, timeout: float = 180) -> dict:
     deadline = time.monotonic() + timeout
     while True:
@@ -141,14 +159,7 @@ def test_grid_points_run_on_kernels_the_gateway_starts(server, gateway):
         "parallelism": 3,
         "kernel": KERNEL,  # a kernelspec of the gateway
     }
-    status, run = call(
-        server,
-        "POST",
-        "mvdp/runs",
-        json={"notebook": "gw.ipynb", "plan": plan, "target": "on-gateway"},
-    )
-    assert status == 202, run
-    done = wait_run(server, run["run_id"])
+    done = run_to_end(server, "gw.ipynb", plan, "on-gateway")
     assert done["state"] == "success", done
     assert done["best"]["parameters"] == {"x": 3}
     eg_cwd = str(gateway.dir / "eg-home" / "cwd")
@@ -159,15 +170,12 @@ def test_grid_points_run_on_kernels_the_gateway_starts(server, gateway):
         assert out.metadata["mvdp"]["kernel"] == KERNEL
     started = gateway.log.read_text(errors="replace").count("Kernel started:")
     assert started >= 3, gateway.log.read_text()[-3000:]
-    kernels = requests.get(f"{gateway.url}/api/kernels", headers=gateway.auth, timeout=10).json()
-    assert kernels == []  # papermill shut every point's kernel down
+    assert gateway_kernels(gateway) == []  # papermill shut every point's kernel down
 
 
 def test_the_default_local_target_still_uses_local_kernels(server, gateway):
     plan = {"grid": {"x": [5]}, "strategy": {"kind": "grid", "metric": "score"}}
-    status, run = call(server, "POST", "mvdp/runs", json={"notebook": "gw.ipynb", "plan": plan})
-    assert status == 202, run
-    done = wait_run(server, run["run_id"])
+    done = run_to_end(server, "gw.ipynb", plan)
     assert done["state"] == "success", done
     out = nbformat.read(server["root"] / done["points"][0]["output"], as_version=4)
     printed = "".join(o.get("text", "") for o in out.cells[-1].outputs)
@@ -190,26 +198,11 @@ def test_kernel_options_are_resolved_once_and_a_wrong_class_fails_at_start_up():
 def test_a_point_stopped_mid_run_leaves_no_kernel_on_the_gateway(server, gateway):
     """No parent-death signal reaches a kernel on the gateway: the point's worker shuts it
     down itself when a timeout (or a cancel: the same stop) ends the point."""
-    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb = new_notebook(metadata={"kernelspec": kernelspec})
-    nb.cells = [
-        new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
-        new_code_cell("import time\ntime.sleep(120)"),
-    ]
-    nbformat.write(nb, server["root"] / "slow.ipynb")
+    write_notebook(server["root"] / "slow.ipynb", "import time\ntime.sleep(120)")
     plan = {"grid": {"x": [1]}, "strategy": {"kind": "grid"}, "timeout": 8, "kernel": KERNEL}
-    status, run = call(
-        server,
-        "POST",
-        "mvdp/runs",
-        json={"notebook": "slow.ipynb", "plan": plan, "target": "on-gateway"},
-    )
-    assert status == 202, run
-    done = wait_run(server, run["run_id"])
+    done = run_to_end(server, "slow.ipynb", plan, "on-gateway")
     assert done["state"] == "failed" and "timeout" in done["points"][0]["error"], done
     deadline = time.monotonic() + 15
-    while kernels := requests.get(
-        f"{gateway.url}/api/kernels", headers=gateway.auth, timeout=10
-    ).json():
+    while kernels := gateway_kernels(gateway):
         assert time.monotonic() < deadline, kernels
         time.sleep(0.5)
