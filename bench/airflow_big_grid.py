@@ -27,8 +27,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jupyter_mvdp.dev_airflow import DevAirflow, free_port  # noqa: E402
-from tests.test_local import write_notebook  # noqa: E402
+from jupyter_mvdp.targets.airflow.dev import DevAirflow, free_port  # noqa: E402
+from tests.targets.test_local import write_notebook  # noqa: E402
 
 TOKEN = "big-grid-bench"
 

@@ -30,10 +30,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jupyter_mvdp.dev_airflow import DevAirflow  # noqa: E402
-from jupyter_mvdp.manager import RunManager  # noqa: E402
-from jupyter_mvdp.runs import RunStore  # noqa: E402
+from jupyter_mvdp.service.manager import RunManager  # noqa: E402
+from jupyter_mvdp.service.store import RunStore  # noqa: E402
 from jupyter_mvdp.targets import build_targets  # noqa: E402
+from jupyter_mvdp.targets.airflow.dev import DevAirflow  # noqa: E402
 
 
 def makespan(

@@ -4,7 +4,7 @@ by side in one run, imports warmed first.
 
     python bench/dag_parse.py [--points 10000] [--repeat 3]
 
-Runs inside the Airflow venv (created on first use by jupyter_mvdp.dev_airflow).
+Runs inside the Airflow venv (created on first use by jupyter_mvdp.targets.airflow.dev).
 Targets: ours >= 20x faster and <= 0.2 s; serialized >= 10x smaller.
 """
 
@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jupyter_mvdp import strategies  # noqa: E402
-from jupyter_mvdp.dag_render import render_dag, runtime_files  # noqa: E402
-from jupyter_mvdp.dev_airflow import ensure_airflow_venv  # noqa: E402
-from jupyter_mvdp.grid import expand  # noqa: E402
-from jupyter_mvdp.models import Plan  # noqa: E402
+from jupyter_mvdp.core import strategies  # noqa: E402
+from jupyter_mvdp.core.grid import expand  # noqa: E402
+from jupyter_mvdp.core.models import Plan  # noqa: E402
+from jupyter_mvdp.render.dag import render_dag, runtime_files  # noqa: E402
+from jupyter_mvdp.targets.airflow.dev import ensure_airflow_venv  # noqa: E402
 
 SEED_STYLE = '''
 """One PapermillOperator per grid point: what a hand-written (seed) DAG does."""

@@ -20,10 +20,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jupyter_mvdp.dev_airflow import free_port  # noqa: E402
+from jupyter_mvdp.targets.airflow.dev import free_port  # noqa: E402
 from tests.processes import tree  # noqa: E402
-from tests.test_local import write_notebook  # noqa: E402
-from tests.test_restart import Server  # noqa: E402
+from tests.service.test_restart import Server  # noqa: E402
+from tests.targets.test_local import write_notebook  # noqa: E402
 
 SETTLE_SECONDS = 5
 

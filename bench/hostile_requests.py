@@ -20,8 +20,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from jupyter_mvdp.manager import RunManager
-from jupyter_mvdp.runs import RunStore
+from jupyter_mvdp.service.manager import RunManager
+from jupyter_mvdp.service.store import RunStore
 from jupyter_mvdp.targets import build_targets
 
 

@@ -31,12 +31,12 @@ from pathlib import Path
 import nbformat
 import papermill
 
-from jupyter_mvdp import zygote
-from jupyter_mvdp.grid import expand
-from jupyter_mvdp.manager import RunManager
-from jupyter_mvdp.models import Plan
-from jupyter_mvdp.params import parameters_of
-from jupyter_mvdp.runs import RunStore
+from jupyter_mvdp.core.grid import expand
+from jupyter_mvdp.core.models import Plan
+from jupyter_mvdp.core.params import parameters_of
+from jupyter_mvdp.kernels import zygote
+from jupyter_mvdp.service.manager import RunManager
+from jupyter_mvdp.service.store import RunStore
 from jupyter_mvdp.targets import build_targets
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,9 +24,9 @@ from tornado.websocket import websocket_connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jupyter_mvdp.dev_airflow import free_port  # noqa: E402
-from tests.test_local import write_notebook  # noqa: E402
-from tests.test_restart import SCHEMA_ID, TOKEN, Server  # noqa: E402
+from jupyter_mvdp.targets.airflow.dev import free_port  # noqa: E402
+from tests.service.test_restart import SCHEMA_ID, TOKEN, Server  # noqa: E402
+from tests.targets.test_local import write_notebook  # noqa: E402
 
 
 async def measure(server: Server, n_points: int, sleep: float, parallelism: int) -> dict:

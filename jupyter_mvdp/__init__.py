@@ -5,7 +5,7 @@ try:
 except ImportError:  # running from a source tree that was never built
     __version__ = "dev"
 
-from .metrics import record
+from .core.metrics import record
 
 __all__ = ["__version__", "record"]
 
@@ -15,6 +15,6 @@ def _jupyter_labextension_paths():
 
 
 def _jupyter_server_extension_points():
-    from .extension import MvdpApp
+    from .server.extension import MvdpApp
 
     return [{"module": "jupyter_mvdp", "app": MvdpApp}]

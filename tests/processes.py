@@ -124,12 +124,12 @@ def _descendants(root: int, table: dict) -> list[int]:
 
 def _zygote_child(pid: int, table: dict) -> bool:
     parent = table.get(table[pid][0])
-    return parent is not None and "jupyter_mvdp.zygote" in parent[2]
+    return parent is not None and "jupyter_mvdp.kernels.zygote" in parent[2]
 
 
 def kernels(root: int) -> dict[int, str]:
     """Live kernels under ``root``: ipykernel processes, and kernels forked by a zygote
-    (children of a process running ``jupyter_mvdp.zygote``, whose command line they share)."""
+    (children of a process running ``jupyter_mvdp.kernels.zygote``, whose command line they share)."""
     table = _table()
     return {
         pid: table[pid][2]
@@ -144,5 +144,5 @@ def zygotes(root: int) -> dict[int, str]:
     return {
         pid: table[pid][2]
         for pid in _descendants(root, table)
-        if "jupyter_mvdp.zygote" in table[pid][2] and not _zygote_child(pid, table)
+        if "jupyter_mvdp.kernels.zygote" in table[pid][2] and not _zygote_child(pid, table)
     }

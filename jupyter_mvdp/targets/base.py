@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..core.models import PointStatus, RunSpec, Snapshot
 from ..exceptions import UnknownTarget
-from ..models import PointStatus, RunSpec, Snapshot
 
 Progress = Callable[[str], None]
 
@@ -57,7 +57,7 @@ class Target(ABC):
 
     def render(self, spec: RunSpec) -> str:
         """The Airflow DAG of this run, as this target's workers would run it."""
-        from ..dag_render import render_dag
+        from ..render.dag import render_dag
 
         notebook, outputs = self.locations(spec)
         return render_dag(

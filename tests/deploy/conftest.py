@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from jupyter_mvdp.dev_airflow import free_port
+from jupyter_mvdp.targets.airflow.dev import free_port
 from tests.deploy.procs import start, stop, tail, wait_for
 
 PROXY_DIR = Path(__file__).parent / "proxy"

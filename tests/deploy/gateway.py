@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jupyter_mvdp.dev_airflow import free_port
+from jupyter_mvdp.targets.airflow.dev import free_port
 from tests.deploy.procs import start, stop, wait_for
 
 PINS = (

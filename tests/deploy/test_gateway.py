@@ -16,7 +16,7 @@ import pytest
 import requests
 from nbformat.v4 import new_code_cell, new_notebook
 
-from jupyter_mvdp.dev_airflow import free_port
+from jupyter_mvdp.targets.airflow.dev import free_port
 from tests.deploy.gateway import KERNEL, Gateway
 from tests.deploy.procs import start, stop, wait_for
 
@@ -183,8 +183,8 @@ def test_the_default_local_target_still_uses_local_kernels(server, gateway):
 
 
 def test_kernel_options_are_resolved_once_and_a_wrong_class_fails_at_start_up():
-    from jupyter_mvdp.gateway import GatewayKernelManager
-    from jupyter_mvdp.targets.local import LocalTarget, kernel_options
+    from jupyter_mvdp.kernels.gateway import GatewayKernelManager
+    from jupyter_mvdp.targets.local.target import LocalTarget, kernel_options
 
     assert kernel_options(None, None) == {}
     assert kernel_options("gateway", 300) == {

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mvdp.dev_airflow import DevAirflow
-from jupyter_mvdp.manager import RunManager
-from jupyter_mvdp.runs import RunStore
+from jupyter_mvdp.service.manager import RunManager
+from jupyter_mvdp.service.store import RunStore
 from jupyter_mvdp.targets import build_targets
+from jupyter_mvdp.targets.airflow.dev import DevAirflow
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 

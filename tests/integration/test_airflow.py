@@ -196,9 +196,9 @@ def test_wrong_credentials_and_unreachable_airflow(airflow):
 def test_paging_cancel_and_the_log_of_a_failed_point(airflow, workspace):
     """Task instances are read page by page (8 points, 2 per page); a failed point's log
     comes from Airflow; a cancelled run ends cancelled."""
-    from jupyter_mvdp.manager import RunManager
-    from jupyter_mvdp.runs import RunStore
-    from tests.test_local import write_notebook
+    from jupyter_mvdp.service.manager import RunManager
+    from jupyter_mvdp.service.store import RunStore
+    from tests.targets.test_local import write_notebook
 
     write_notebook(workspace / "tiny.ipynb")
     targets = build_targets({"airflow": airflow.target_settings()})

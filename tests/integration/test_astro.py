@@ -7,12 +7,11 @@ from __future__ import annotations
 import pytest
 
 from jupyter_mvdp.exceptions import TargetAuthError
-from jupyter_mvdp.manager import RunManager
-from jupyter_mvdp.runs import RunStore
+from jupyter_mvdp.service.manager import RunManager
+from jupyter_mvdp.service.store import RunStore
 from jupyter_mvdp.targets import build_targets
 from tests.astro_standin import AstroStandIn
-
-from .test_airflow import titanic_plan
+from tests.integration.test_airflow import titanic_plan
 
 
 @pytest.fixture

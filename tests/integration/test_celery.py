@@ -11,10 +11,10 @@ import nbformat
 import pytest
 import requests
 
-from jupyter_mvdp.dev_airflow import DevAirflow
-from jupyter_mvdp.manager import RunManager
-from jupyter_mvdp.runs import RunStore
+from jupyter_mvdp.service.manager import RunManager
+from jupyter_mvdp.service.store import RunStore
 from jupyter_mvdp.targets import build_targets
+from jupyter_mvdp.targets.airflow.dev import DevAirflow
 
 # Only for these tests: a dead worker's task is noticed after 20 s (default 300 s) and
 # retried once, 1 s later (Airflow's defaults: no retry; 300 s between tries).

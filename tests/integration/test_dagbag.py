@@ -8,10 +8,10 @@ import json
 import subprocess
 import textwrap
 
-from jupyter_mvdp import strategies
-from jupyter_mvdp.dag_render import render_dag, runtime_files, runtime_module
-from jupyter_mvdp.grid import expand
-from jupyter_mvdp.models import Plan
+from jupyter_mvdp.core import strategies
+from jupyter_mvdp.core.grid import expand
+from jupyter_mvdp.core.models import Plan
+from jupyter_mvdp.render.dag import render_dag, runtime_files, runtime_module
 
 STRATEGIES = {
     "grid": {"kind": "grid", "metric": "accuracy"},

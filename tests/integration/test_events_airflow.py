@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from tests.test_handlers import SCHEMA_ID, call
-from tests.test_local import write_notebook
+from tests.server.test_handlers import SCHEMA_ID, call
+from tests.targets.test_local import write_notebook
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import time
 import pytest
 import requests
 
-from jupyter_mvdp.manager import RunManager
-from jupyter_mvdp.runs import RunStore
+from jupyter_mvdp.service.manager import RunManager
+from jupyter_mvdp.service.store import RunStore
 from jupyter_mvdp.targets import build_targets
-from tests.test_local import kernel_that_dies_once, write_notebook
+from tests.targets.test_local import kernel_that_dies_once, write_notebook
 
 UNREACHABLE = re.compile(r"^Airflow unreachable since \d\d:\d\d:\d\d; retrying every 0\.5 s$")
 

@@ -10,11 +10,11 @@ import json
 import subprocess
 import textwrap
 
-from jupyter_mvdp import strategies
-from jupyter_mvdp.dag_render import render_dag, runtime_files
-from jupyter_mvdp.dev_airflow import ensure_airflow_venv
-from jupyter_mvdp.grid import expand
-from jupyter_mvdp.models import Plan
+from jupyter_mvdp.core import strategies
+from jupyter_mvdp.core.grid import expand
+from jupyter_mvdp.core.models import Plan
+from jupyter_mvdp.render.dag import render_dag, runtime_files
+from jupyter_mvdp.targets.airflow.dev import ensure_airflow_venv
 
 # What the lab panel sends for "CPU (Kubernetes)" = 2 and "memory (Kubernetes)" = 4Gi
 # (src/model.ts buildPlan)

@@ -1,0 +1,222 @@
+"""A plan becomes an idiomatic Airflow 3 DAG file (templates/dag.py.j2).
+
+The DAG uses ``airflow.sdk``, the stock PapermillOperator (the mapped tasks through a
+subclass that takes a point's id and stops Airflow from rendering the parameters as
+Jinja, apache/airflow#38745) and dynamic task mapping (one mapped task per round, never one
+operator per point), so a 10,000-point grid is one small file that parses in milliseconds.
+Everything that comes from the user (parameter names and values, paths, metric names)
+enters the file as JSON inside a Python string literal made by ``repr(json.dumps(...))``,
+or as text in the module docstring (escaped): data, never code. The mapped argument is the
+point's id (its parameters are looked up in the embedded points): mapped when a run is
+created, so the first points start at once with no task before them, and the serialized DAG
+holds ids, not the grid; a canary run's conf ``{"baseline": float | null}``
+replaces the embedded baseline. The docstring (the DAG's ``doc_md``) ends with the digest
+of the file, so a target can tell from the API which file Airflow parsed.
+
+The decisions (reading metrics, best point, early stop, canary) are not re-stated in the DAG:
+it imports them from ``runtime_module()``, a copy of runtime.py named by its content that
+every deploy ships next to the DAG file.
+
+The task ids and XCom keys are ``core.contract``'s, handed to the template as data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import textwrap
+import unicodedata
+from functools import cache
+from pathlib import Path, PurePosixPath
+
+import jinja2
+
+from .. import __version__
+from ..core import contract, runtime, schedules, strategies
+from ..core.grid import point_id
+from ..core.models import Plan, Point
+from ..exceptions import NoKernel
+
+_TITLES = {
+    "grid": "Grid search",
+    "early_stop": "Early-stopping (stochastic) grid search",
+    "canary": "Canary test",
+}
+
+
+@cache
+def runtime_module() -> tuple[str, str]:
+    """(module name, source) of the shared rules as shipped next to a DAG: the name carries
+    a digest of the source, so DAGs rendered by two versions never share one module."""
+    source = Path(runtime.__file__).read_text(encoding="utf-8")
+    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
+    return f"mvdp_runtime_{digest}", source
+
+
+def runtime_files() -> dict[str, bytes]:
+    """The files a deploy puts next to the DAG file: ``{file name: content}``."""
+    name, source = runtime_module()
+    return {f"{name}.py": source.encode()}
+
+
+@cache
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("jupyter_mvdp.render", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # Python source, not HTML; user data only enters through _literal
+    )
+    return env.get_template("dag.py.j2")
+
+
+def _literal(data) -> str:
+    """A Python string literal holding ``data`` as JSON: safe whatever the data contains."""
+    return repr(json.dumps(data, ensure_ascii=False, sort_keys=True))
+
+
+def _docstring(text: str) -> str:
+    """``text`` as a readable triple-quoted literal: quotes, backslashes and control
+    characters escaped, so no text (a notebook named ``x\"\"\".ipynb``...) can end it: a
+    quote is escaped when a quote follows it or it is the last character."""
+    out = []
+    for i, ch in enumerate(text):
+        if ch == "\\" or (ch == '"' and text[i + 1 : i + 2] in ('"', "")):
+            out.append("\\" + ch)  # a quote followed by a quote, or last: escaped
+        elif ch != "\n" and (unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp")):
+            out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii"))
+        else:
+            out.append(ch)
+    return '"""' + "".join(out) + '"""'
+
+
+def render_dag(
+    *,
+    dag_id: str,
+    plan: Plan,
+    points: list[Point],
+    notebook: str,
+    outputs: str,
+    kernel: str | None = None,
+    champion: float | None = None,
+    deploy_notebook: str | None = None,
+    description: str = "",
+) -> str:
+    """The DAG source for ``plan`` over ``points`` (already in the strategy's order).
+
+    ``notebook`` / ``outputs`` / ``deploy_notebook`` are paths or fsspec URLs as the Airflow
+    workers see them (the target chose them; no user text names a location); each point's
+    executed notebook goes to ``<outputs>/<run id>/<point id>.ipynb``. ``champion`` is the
+    canary's baseline when the plan has none.
+    """
+    if not kernel:  # papermill would fail every point with "No kernel name found"
+        raise NoKernel('A DAG needs a kernel: set "kernel" in the plan or the target')
+    strategy = plan.strategy
+    size = contract.parallelism_of(plan)
+    if strategy.kind == "canary" and not points:  # no grid: the notebook's own defaults
+        points = [Point(point_id({}), {})]
+    if strategy.kind != "canary":
+        deploy_notebook = None
+    name = PurePosixPath(notebook.rstrip("/")).name or notebook
+    settings = {
+        "dag_id": dag_id,
+        "description": description or f"jupyter-mvdp {strategy.kind} of {name}",
+        "notebook": notebook,
+        "outputs": outputs.rstrip("/"),
+        "kernel": kernel,
+        "strategy": strategy.kind,
+        "metric": strategy.metric,
+        "goal": strategy.goal,
+        "target": strategy.target,
+        "budget": strategy.budget,
+        "tolerance": strategy.tolerance,
+        "baseline": strategy.baseline if strategy.baseline is not None else champion,
+        "fixed_baseline": strategy.baseline is not None,
+        "deploy_notebook": deploy_notebook,
+        "parallelism": size,
+        "timeout": plan.timeout,
+        "retries": plan.retries or 0,
+        "retry_delay": plan.retry_delay or 0,
+        "schedule": plan.schedule,
+        "schedule_seconds": schedules.duration_seconds(plan.schedule),
+        "executor": plan.executor.to_json(),
+        "rounds": contract.n_rounds(plan, len(points)),
+        "tasks": contract.TASKS,
+        "keys": contract.KEYS,
+    }
+    title = f"{_TITLES[strategy.kind]} of {name}: {len(points)} points"
+    doc = "\n\n".join(
+        [
+            title,
+            textwrap.fill(_summary(plan, len(points)), width=92),
+            textwrap.fill(_HOW, width=92),
+            _DIGEST_LINE.format(_UNSIGNED),
+        ]
+    )
+    source = _template().render(
+        kind=strategy.kind,
+        docstring=_docstring(doc + "\n"),
+        version=__version__,
+        runtime=runtime_module()[0],
+        kernel=kernel is not None,
+        timeout=plan.timeout is not None,
+        retries=bool(plan.retries),
+        deploy_notebook=deploy_notebook is not None,
+        executor=plan.executor,
+        settings_literal=_literal(settings),
+        points_literal=_literal([p.to_json() for p in points]),
+    )
+    digest = hashlib.sha256(source.encode()).hexdigest()[: len(_UNSIGNED)]
+    return source.replace(_DIGEST_LINE.format(_UNSIGNED), _DIGEST_LINE.format(digest), 1)
+
+
+_DIGEST_LINE = "jupyter-mvdp source digest: {}"
+_UNSIGNED = "0" * 16
+_DIGEST = re.compile(r"jupyter-mvdp source digest: ([0-9a-f]{16})")
+
+
+def digest_of(text: str | None) -> str | None:
+    """The source digest a rendered DAG carries (in its source or its ``doc_md``)."""
+    found = _DIGEST.search(text or "")
+    return found.group(1) if found else None
+
+
+_HOW = (
+    "Each point is one run of the notebook with papermill (a mapped task; its label is the "
+    "point id). The points are data (POINTS, written by jupyter-mvdp): a new grid is a new "
+    "file. Each executed notebook is written to <outputs>/<run id>/<point id>"
+    ".ipynb; the metrics are what the notebook recorded with jupyter_mvdp.record or "
+    "scrapbook.glue."
+)
+
+
+def _summary(plan: Plan, n: int) -> str:
+    s = plan.strategy
+    goal = "highest" if s.goal == "max" else "lowest"
+    size = contract.parallelism_of(plan)
+    if s.kind == "grid":
+        rank = (
+            f", then {contract.TASKS['collect']} ranks them by the {goal} {s.metric}"
+            if s.metric
+            else ""
+        )
+        return f"Runs every point, at most {size} at a time{rank}."
+    if s.kind == "early_stop":
+        return (
+            f"Runs the points in a seeded random order (seed {s.seed}), {size} per round, up to "
+            f"{contract.n_rounds(plan, n)} rounds; after each round "
+            f"{contract.TASKS['check_round'].format('<r>')} stops "
+            f"the search (the later rounds are skipped) once {s.metric} reaches {s.target:g} "
+            f"({goal} is better) or {strategies.budget(s, n)} points have run."
+        )
+    tasks = contract.TASKS
+    baseline = f"the baseline {s.baseline:g}" if s.baseline is not None else "the last champion"
+    return (
+        f"Runs the candidate, takes the point with the {goal} {s.metric} and compares it with "
+        f"{baseline} (tolerance {s.tolerance:g}): {tasks['decide']} branches to "
+        f"{tasks['deploy']} when it is good enough, else to {tasks['alert']} (the run still "
+        "succeeds)."
+    )

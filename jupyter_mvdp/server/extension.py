@@ -1,0 +1,156 @@
+"""The Jupyter server extension: configuration, the run manager, routes, the watcher.
+
+Every swappable part is a traitlets ``Type`` and every setting a configurable trait, as
+jupyter-scheduler does, so a deployment changes them in ``jupyter_server_config.py``::
+
+    c.MvdpApp.targets = {"prod": {"kind": "airflow", "api_url": "https://airflow.example.com",
+                                  "username": "mvdp", "password_env": "AIRFLOW_PASSWORD", ...}}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from jupyter_server.extension.application import ExtensionApp
+from tornado.ioloop import IOLoop
+from traitlets import Dict, Float, Int, Type, Unicode, default
+
+from ..core import grid
+from ..exceptions import MvdpError
+from ..service.manager import DEFAULT_UNREACHABLE_LIMIT, RunManager
+from ..service.store import RunStore, default_db_path
+from ..service.watcher import Watcher
+from ..targets import build_targets, target_class
+from .handlers import routes
+from .outputs import contents_saver
+
+EVENT_SCHEMA = Path(__file__).parent.parent / "event_schemas" / "run" / "v1.yaml"
+EVENT_SCHEMA_ID = "https://events.jupyter.org/jupyter_mvdp/run/v1"
+
+
+class MvdpApp(ExtensionApp):
+    name = "jupyter_mvdp"
+
+    targets = Dict(
+        config=True,
+        help=(
+            "Targets by name: {name: {'kind': 'local' | 'airflow' | 'astro', ...settings}}. "
+            "'local' (the embedded runner) is always there unless redefined."
+        ),
+    )
+    default_target = Unicode("local", config=True, help="Target used when a request names none.")
+    db_path = Unicode(
+        config=True, help="SQLite file of runs (default: under the Jupyter data dir)."
+    )
+    poll_interval = Float(1.0, config=True, help="Seconds between two polls of an active run.")
+    unreachable_limit = Float(
+        DEFAULT_UNREACHABLE_LIMIT,
+        config=True,
+        help=(
+            "Seconds a run's target may stay unreachable (or refuse the credentials) before "
+            "the run is reported 'unknown' instead of 'running'; it resumes if the target returns."
+        ),
+    )
+    grid_limit = Int(grid.DEFAULT_LIMIT, config=True, help="Most points a plan may have.")
+    outputs_dir = Unicode(
+        "mvdp-runs", config=True, help="Folder (under the server root) of output notebooks."
+    )
+    store_class = Type(RunStore, config=True, help="The run store.")
+    manager_class = Type(RunManager, config=True, help="Productionizes and follows runs.")
+
+    @default("db_path")
+    def _default_db_path(self) -> str:
+        return str(default_db_path())
+
+    def initialize_settings(self) -> None:
+        self.store = self.store_class(self.db_path)
+        event_logger = self.serverapp.event_logger
+        event_logger.register_event_schema(EVENT_SCHEMA)
+        io_loop = IOLoop.current()
+
+        def emit(event: dict) -> None:  # called from worker threads: hop onto the event loop
+            io_loop.add_callback(event_logger.emit, schema_id=EVENT_SCHEMA_ID, data=event)
+
+        self.manager = self.manager_class(
+            self.store,
+            self._build_targets(),
+            root_dir=self.serverapp.root_dir,
+            user=os.environ.get("JUPYTERHUB_USER"),
+            outputs_dir=self.outputs_dir,
+            grid_limit=self.grid_limit,
+            default_target=self.default_target,
+            emit=emit,
+            save_output=contents_saver(self.serverapp.contents_manager, io_loop.asyncio_loop),
+            allow_hidden=self.serverapp.contents_manager.allow_hidden,
+            poll_interval=self.poll_interval,
+            unreachable_limit=self.unreachable_limit,
+        )
+        self._stop_signal: str | None = None
+        self.watcher = Watcher(self.manager, self.poll_interval)
+        self.settings.update(mvdp_manager=self.manager, mvdp_watcher=self.watcher)
+        io_loop.add_callback(self._start_watching)
+
+    def _build_targets(self) -> dict:
+        """The configured targets; one that cannot be built is left out (and named in the
+        log) so the others, and the local runner, still work.
+
+        traitlets logs the whole config at DEBUG ("Config changed: ...") before any extension
+        runs, so an inline secret would already be in the log: only ``*_env`` / ``*_file``
+        forms are accepted in the server's config, and a target that breaks this is refused
+        (its value never logged by us)."""
+        built = build_targets({})
+        for name, settings in self.targets.items():
+            settings = dict(settings)
+            try:
+                cls = target_class(settings.get("kind", name))
+                inline = [key for key in cls.secret_settings if settings.get(key)]
+                if inline:
+                    raise ValueError(
+                        f"it has an inline {inline[0]}; give it as {inline[0]}_env "
+                        f"(an environment variable) or {inline[0]}_file instead"
+                    )
+                built.update(build_targets({name: settings}))
+            except Exception as e:  # a misconfigured target must not take the extension down
+                reason = e.message if isinstance(e, MvdpError) else str(e)
+                self.log.error("jupyter-mvdp: target %r is not loaded: %s", name, reason)
+                built.pop(name, None)
+        return built
+
+    def _start_watching(self) -> None:
+        """A restarted server picks its unfinished runs up again, then follows them."""
+        self._watch_stop_signals()
+        try:
+            self.manager.resume_all()
+        except Exception:
+            self.log.exception("jupyter-mvdp: resuming runs failed")
+        self.watcher.start()
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(routes())
+
+    def _watch_stop_signals(self) -> None:
+        """SIGTERM, SIGHUP (and SIGINT without a terminal) stop the server cleanly, and the
+        signal's name is kept so local runs are recorded as cancelled by it."""
+        stop = self.serverapp._signal_stop
+        signals = [signal.SIGTERM, getattr(signal, "SIGHUP", None)]
+        if not (sys.stdin and sys.stdin.isatty()):
+            signals.append(signal.SIGINT)
+
+        def handler(signum, frame):
+            self._stop_signal = signal.Signals(signum).name
+            stop(signum, frame)
+
+        for sig in filter(None, signals):
+            signal.signal(sig, handler)
+
+    async def stop_extension(self) -> None:
+        reason = "the Jupyter server stopped"
+        if self._stop_signal:
+            reason += f" ({self._stop_signal})"
+        await asyncio.to_thread(self.manager.shutdown, reason)
+        await self.watcher.stop()
+        self.store.close()

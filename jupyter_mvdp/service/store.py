@@ -1,0 +1,369 @@
+"""Runs and their points in SQLite, so a restarted server (or a later CLI call) knows them.
+
+One file under the Jupyter data dir by default (``$MVDP_DB`` or the ``db_path`` setting
+override it). WAL mode lets the server and a CLI in another process share it. The store also
+keeps each pipeline's champion (the last metric a canary accepted).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..core.models import (
+    FINISHED_RUN_STATES,
+    POINT_STATES,
+    Plan,
+    Point,
+    PointStatus,
+    RunSpec,
+)
+from ..core.runtime import leaderboard, unrecorded_warning
+from ..exceptions import RunNotFound
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    notebook TEXT NOT NULL,
+    target TEXT NOT NULL,
+    state TEXT NOT NULL,
+    progress TEXT,
+    outcome TEXT,
+    reason TEXT,
+    message TEXT,
+    spec TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    finished REAL,
+    seq INTEGER NOT NULL DEFAULT 0,
+    unreachable_since REAL
+);
+CREATE INDEX IF NOT EXISTS runs_user ON runs (user, created);
+CREATE TABLE IF NOT EXISTS points (
+    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    point_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    parameters TEXT NOT NULL,
+    state TEXT NOT NULL,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    output TEXT,
+    error TEXT,
+    started REAL,
+    finished REAL,
+    tries TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (run_id, point_id)
+);
+CREATE TABLE IF NOT EXISTS champions (
+    pipeline TEXT PRIMARY KEY,
+    metric TEXT NOT NULL,
+    value REAL NOT NULL,
+    run_id TEXT NOT NULL,
+    point_id TEXT,
+    at REAL NOT NULL
+);
+"""
+
+_RUN_FIELDS = ("state", "progress", "outcome", "reason", "message", "finished", "unreachable_since")
+_POINT_FIELDS = ("state", "metrics", "output", "error", "started", "finished", "tries")
+# columns added after the first release: (table, column, declaration) added to older files
+_ADDED_COLUMNS = (
+    ("runs", "unreachable_since", "REAL"),
+    ("points", "tries", "TEXT NOT NULL DEFAULT '[]'"),
+)
+
+
+def default_db_path() -> Path:
+    if os.environ.get("MVDP_DB"):
+        return Path(os.environ["MVDP_DB"])
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "mvdp" / "runs.sqlite"
+
+
+def spec_to_json(spec: RunSpec) -> dict:
+    doc = asdict(spec)
+    doc["plan"] = spec.plan.to_json()
+    doc["points"] = [p.to_json() for p in spec.points]
+    doc.pop("dag_source")  # stored, but served separately (it can be large)
+    return doc
+
+
+def spec_from_json(doc: dict, dag_source: str | None = None) -> RunSpec:
+    doc = dict(doc)
+    doc["plan"] = Plan.from_json(doc["plan"])
+    doc["points"] = [Point(p["id"], p["parameters"]) for p in doc["points"]]
+    return RunSpec(**doc, dag_source=dag_source)
+
+
+class RunStore:
+    """Thread-safe access to the run database (one connection, one lock)."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else default_db_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        with self._tx() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.executescript(_SCHEMA)
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS dags (run_id TEXT PRIMARY KEY REFERENCES runs (run_id)"
+                " ON DELETE CASCADE, source TEXT NOT NULL)"
+            )
+            for table, column, declaration in _ADDED_COLUMNS:
+                have = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+    @contextmanager
+    def _tx(self):
+        with self._lock, self._db:
+            yield self._db
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- writing ----------------------------------------------------------------------
+
+    def create(self, spec: RunSpec, *, notebook: str, user: str) -> None:
+        """Record a new run: every point queued, in the strategy's order."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, user, pipeline, notebook, target, state, spec, created,"
+                " updated) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                (
+                    spec.run_id,
+                    user,
+                    spec.pipeline,
+                    notebook,
+                    spec.target,
+                    json.dumps(spec_to_json(spec)),
+                    now,
+                    now,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO points (run_id, point_id, idx, parameters, state) VALUES (?, ?, ?, ?, 'queued')",
+                [
+                    (spec.run_id, p.id, i, json.dumps(p.parameters))
+                    for i, p in enumerate(spec.points)
+                ],
+            )
+            if spec.dag_source:
+                db.execute("INSERT INTO dags VALUES (?, ?)", (spec.run_id, spec.dag_source))
+
+    def update_spec(self, spec: RunSpec) -> None:
+        """Persist target ids recorded in ``spec.extra`` during deploy / trigger."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET spec = ? WHERE run_id = ?",
+                (json.dumps(spec_to_json(spec)), spec.run_id),
+            )
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        unknown = set(fields) - set(_RUN_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown run fields {unknown}")
+        if fields.get("state") in FINISHED_RUN_STATES and "finished" not in fields:
+            fields["finished"] = time.time()
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as db:
+            db.execute(
+                f"UPDATE runs SET {sets}, updated = ? WHERE run_id = ?",
+                (*fields.values(), time.time(), run_id),
+            )
+
+    def update_points(self, run_id: str, changes: dict[str, PointStatus]) -> None:
+        rows = [
+            (
+                s.state,
+                json.dumps(s.metrics or {}),
+                s.output,
+                s.error,
+                s.started,
+                s.finished,
+                json.dumps(s.tries or []),
+                run_id,
+                pid,
+            )
+            for pid, s in changes.items()
+        ]
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE points SET state = ?, metrics = ?, output = ?, error = ?, started = ?,"
+                " finished = ?, tries = ? WHERE run_id = ? AND point_id = ?",
+                rows,
+            )
+            db.execute("UPDATE runs SET updated = ? WHERE run_id = ?", (time.time(), run_id))
+
+    def next_seq(self, run_id: str, count: int = 1) -> int:
+        """Reserve ``count`` event sequence numbers; returns the first."""
+        with self._tx() as db:
+            row = db.execute("SELECT seq FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            db.execute("UPDATE runs SET seq = seq + ? WHERE run_id = ?", (count, run_id))
+        return row["seq"] + 1
+
+    def delete(self, run_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+
+    def set_champion(
+        self, pipeline: str, metric: str, value: float, run_id: str, point_id: str | None
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO champions VALUES (?, ?, ?, ?, ?, ?)",
+                (pipeline, metric, value, run_id, point_id, time.time()),
+            )
+
+    # --- reading ----------------------------------------------------------------------
+
+    def _row(self, run_id: str, user: str | None = None) -> sqlite3.Row:
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None or (user is not None and row["user"] != user):
+            raise RunNotFound(f"No run {run_id!r}")
+        return row
+
+    def spec(self, run_id: str) -> RunSpec:
+        row = self._row(run_id)
+        return spec_from_json(json.loads(row["spec"]), self.dag_source(run_id))
+
+    def dag_source(self, run_id: str) -> str | None:
+        with self._tx() as db:
+            row = db.execute("SELECT source FROM dags WHERE run_id = ?", (run_id,)).fetchone()
+        return row["source"] if row else None
+
+    def run_state(self, run_id: str) -> dict:
+        row = self._row(run_id)
+        keys = (
+            "state",
+            "progress",
+            "outcome",
+            "reason",
+            "message",
+            "finished",
+            "user",
+            "unreachable_since",
+        )
+        return {k: row[k] for k in keys}
+
+    def points(self, run_id: str) -> dict[str, PointStatus]:
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT * FROM points WHERE run_id = ? ORDER BY idx", (run_id,)
+            ).fetchall()
+        return {
+            r["point_id"]: PointStatus(
+                state=r["state"],
+                metrics=json.loads(r["metrics"]),
+                output=r["output"],
+                error=r["error"],
+                started=r["started"],
+                finished=r["finished"],
+                tries=json.loads(r["tries"] or "[]"),
+            )
+            for r in rows
+        }
+
+    def active_run_ids(self) -> list[str]:
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT run_id FROM runs WHERE state IN ('queued', 'running', 'unknown')"
+                " ORDER BY created"
+            ).fetchall()
+        return [r["run_id"] for r in rows]
+
+    def run_ids(self, user: str | None = None) -> list[str]:
+        """Newest first; only ``user``'s when given."""
+        query = "SELECT run_id FROM runs"
+        args: tuple = ()
+        if user is not None:
+            query, args = query + " WHERE user = ?", (user,)
+        with self._tx() as db:
+            rows = db.execute(query + " ORDER BY created DESC, run_id DESC", args).fetchall()
+        return [r["run_id"] for r in rows]
+
+    def champion(self, pipeline: str) -> dict | None:
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM champions WHERE pipeline = ?", (pipeline,)).fetchone()
+        return dict(row) if row else None
+
+    def known_metrics(self, notebook: str, user: str | None = None) -> list[str]:
+        """Metric names recorded by earlier runs of ``notebook`` (for the panel's choices)."""
+        query = (
+            "SELECT DISTINCT p.metrics FROM points p JOIN runs r USING (run_id)"
+            " WHERE r.notebook = ? AND p.metrics != '{}'"
+        )
+        args: tuple = (notebook,)
+        if user is not None:
+            query, args = query + " AND r.user = ?", (notebook, user)
+        with self._tx() as db:
+            rows = db.execute(query, args).fetchall()
+        names: dict[str, None] = {}
+        for r in rows:
+            for key, value in json.loads(r["metrics"]).items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    names.setdefault(key, None)
+        return list(names)
+
+    def document(self, run_id: str, user: str | None = None) -> dict:
+        """The run as the REST API and `jupyter mvdp status --json` show it (docs/api.md)."""
+        row = self._row(run_id, user)
+        spec_doc = json.loads(row["spec"])
+        strategy = spec_doc["plan"]["strategy"]
+        params = {p["id"]: p["parameters"] for p in spec_doc["points"]}
+        points = []
+        for i, (pid, status) in enumerate(self.points(run_id).items()):
+            points.append(
+                {"id": pid, "index": i, "parameters": params.get(pid, {}), **status.to_json()}
+            )
+        counts = dict.fromkeys(POINT_STATES, 0)
+        for p in points:
+            counts[p["state"]] += 1
+        metric, goal = strategy.get("metric"), strategy.get("goal", "max")
+        ranked = leaderboard(points, metric, goal) if metric else []
+        best = ranked[0] if ranked and ranked[0]["rank"] == 1 else None  # succeeded only
+        ranks = {r["id"]: r["rank"] for r in ranked}
+        for p in points:  # the leaderboard's order, for every client (None: not ranked)
+            p["rank"] = ranks.get(p["id"])
+        warning = (
+            unrecorded_warning(points, metric)
+            if row["state"] not in ("queued", "running")
+            else None
+        )
+        return {
+            "run_id": row["run_id"],
+            "pipeline": row["pipeline"],
+            "notebook": row["notebook"],
+            "target": row["target"],
+            "state": row["state"],
+            "progress": row["progress"],
+            "strategy": strategy,
+            "plan": spec_doc["plan"],
+            "outcome": row["outcome"],
+            "reason": row["reason"],
+            "message": row["message"],
+            "unreachable_since": row["unreachable_since"],
+            "created": row["created"],
+            "updated": row["updated"],
+            "finished": row["finished"],
+            "counts": counts,
+            "points": points,
+            "best": (
+                {k: best[k] for k in ("id", "parameters", "metrics", "output")} if best else None
+            ),
+            "warnings": [warning] if warning else [],
+        }

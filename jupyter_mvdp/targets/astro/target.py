@@ -1,0 +1,125 @@
+"""Astronomer (Astro) as a target: deliver through Astro's deploy API, then drive the
+deployment's own Airflow REST API exactly as the Airflow target does.
+
+Only delivery differs from a self-managed Airflow, so this subclasses AirflowTarget and
+replaces the one step that writes files: each pipeline becomes its own BUNDLE deploy mounted
+at ``<bundle_root>/<pipeline>``, so a deploy never touches the team's other DAGs (a DAG_ONLY
+deploy would replace the whole dags folder). The deployment API token (from ``token_env`` or
+``token_file``, never from the browser) authenticates both the deploy API and the
+deployment's Airflow API.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from ...core.models import RunSpec
+from ...core.params import shipped_notebook
+from ...exceptions import TargetAuthError
+from ...render.dag import runtime_files
+from ..airflow.target import AirflowTarget
+from ..base import Progress, _silent, register
+from .deploy_api import DEFAULT_API, AstroDeployClient
+
+
+@register
+class AstroTarget(AirflowTarget):
+    """Settings: ``organization_id``, ``deployment_id``, ``airflow_url`` (the deployment's
+    Airflow, e.g. ``https://<id>.astronomer.run/<dep>``), ``token_env`` (default
+    ``ASTRO_API_TOKEN``) or ``token_file``, ``api_url`` of Astro's platform API,
+    ``bundle_root`` (where bundles are mounted), ``outputs_location`` (an fsspec URL the
+    deployment writes and the lab reads, e.g. ``s3://bucket/mvdp``)."""
+
+    kind = "astro"
+    secret_settings = ("password", "token")
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        organization_id: str,
+        deployment_id: str,
+        airflow_url: str,
+        outputs_location: str,
+        token_env: str = "ASTRO_API_TOKEN",
+        token_file: str | None = None,
+        token: str | None = None,
+        api_url: str = DEFAULT_API,
+        bundle_root: str = "/usr/local/airflow/dags/mvdp",
+        **settings: Any,
+    ):
+        secret = token or os.environ.get(token_env) or _read(token_file)
+        super().__init__(
+            name,
+            api_url=airflow_url,
+            dags_location=bundle_root,
+            notebooks_location=bundle_root,
+            outputs_location=outputs_location,
+            token=secret,
+            **settings,
+        )
+        self.settings.update(
+            organization_id=organization_id,
+            deployment_id=deployment_id,
+            astro_api_url=api_url,
+            bundle_root=bundle_root.rstrip("/"),
+            token_env=token_env,
+        )
+
+    def _deploys(self) -> AstroDeployClient:
+        s = self.settings
+        if not s["token"]:
+            raise TargetAuthError(
+                f"Astro target {self.name!r} has no API token: set ${s['token_env']} (or token_file) "
+                "to a Deployment API token"
+            )
+        return AstroDeployClient(
+            organization_id=s["organization_id"],
+            deployment_id=s["deployment_id"],
+            token=s["token"],
+            api_url=s["astro_api_url"],
+            timeout=max(self.timeout, 60),
+        )
+
+    def mount_path(self, spec: RunSpec) -> str:
+        return f"{self.settings['bundle_root']}/{spec.pipeline}"
+
+    def locations(self, spec: RunSpec) -> tuple[str, str]:
+        return (
+            f"{self.mount_path(spec)}/{spec.pipeline}.ipynb",
+            f"{self.settings['outputs_location']}/{spec.pipeline}",
+        )
+
+    def deploy_location(self, spec: RunSpec) -> str | None:
+        if not spec.deploy_notebook:
+            return None
+        return f"{self.mount_path(spec)}/{spec.pipeline}.deploy.ipynb"
+
+    def deploy(self, spec: RunSpec, progress: Progress = _silent) -> None:
+        self.check()
+        files = {
+            f"{spec.pipeline}.py": (spec.dag_source or "").encode(),
+            f"{spec.pipeline}.ipynb": shipped_notebook(spec.notebook),
+            **runtime_files(),  # the rules the DAG imports, at the bundle root (on sys.path)
+        }
+        if spec.deploy_notebook:
+            files[f"{spec.pipeline}.deploy.ipynb"] = shipped_notebook(spec.deploy_notebook)
+        progress("deploying the bundle to Astro")
+        written = time.time()
+        deploy = self._deploys().deploy_bundle(
+            self.mount_path(spec), files, description=f"jupyter-mvdp {spec.pipeline} {spec.run_id}"
+        )
+        spec.extra["astro_deploy_id"] = deploy.id
+        self._activate(spec, f"{self.mount_path(spec)}/{spec.pipeline}.py", written, progress)
+
+    def remove(self, pipeline: str) -> None:
+        """An empty bundle at the pipeline's mount path, then the DAG itself."""
+        self._deploys().deploy_bundle(f"{self.settings['bundle_root']}/{pipeline}", {})
+        super().remove(pipeline)
+
+
+def _read(path: str | None) -> str | None:
+    return Path(path).read_text().strip() if path else None

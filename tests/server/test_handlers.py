@@ -1,0 +1,339 @@
+"""The REST API on a real jupyter_server with auth on: every route authenticated, errors as
+JSON with the right status, a run end to end on the local target, events on the websocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+
+import nbformat
+import pytest
+
+from jupyter_mvdp.exceptions import RunNotFound, TargetUnreachable
+from jupyter_mvdp.server.handlers import routes
+from jupyter_mvdp.targets import Target, register
+from tests.targets.test_local import write_notebook
+
+SCHEMA_ID = "https://events.jupyter.org/jupyter_mvdp/run/v1"
+
+
+@register
+class DownTarget(Target):
+    """A target whose service is down: every call fails as an unreachable Airflow would."""
+
+    kind = "down"
+
+    def check(self):
+        raise TargetUnreachable(f"Cannot reach Airflow at {self.settings.get('api_url')}")
+
+    def deploy(self, spec, progress=None):
+        self.check()
+
+    trigger = poll = fetch_output = cancel = deploy
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config):
+    jp_server_config["MvdpApp"]["targets"] = {
+        "broken": {"kind": "down", "api_url": "http://127.0.0.1:9"}
+    }
+    return jp_server_config
+
+
+@pytest.fixture
+def root(jp_root_dir):
+    write_notebook(jp_root_dir / "tiny.ipynb")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("a = 1")]
+    nbformat.write(nb, jp_root_dir / "untagged.ipynb")
+    (jp_root_dir / "sub").mkdir()
+    return jp_root_dir
+
+
+async def call(jp_fetch, *parts, method="GET", body=None, params=None, headers=None):
+    """(status, JSON body) of a request, errors included."""
+    kwargs = {"method": method, "raise_error": False, "params": params, "headers": headers}
+    if body is not None:
+        kwargs["body"] = json.dumps(body)
+    elif method in ("POST", "PUT"):
+        kwargs["body"] = b""
+    response = await jp_fetch(*parts, **kwargs)
+    text = response.body.decode() if response.body else ""
+    return response.code, (json.loads(text) if text else None)
+
+
+def concrete(pattern: str) -> str:
+    """A URL path for a route pattern, named groups filled with sample values."""
+    return re.sub(
+        r"\(\?P<(\w+)>[^)]*\)", lambda m: {"path": "tiny.ipynb"}.get(m.group(1), "x1"), pattern
+    ).lstrip("/")
+
+
+async def test_every_route_rejects_unauthenticated_requests(jp_fetch, root):
+    checked = 0
+    for pattern, handler in routes():
+        for method in ("GET", "POST", "DELETE"):
+            if method.lower() not in vars(handler):
+                continue
+            body = {} if method == "POST" else None
+            status, _ = await call(
+                jp_fetch, concrete(pattern), method=method, headers={"Authorization": ""}, body=body
+            )
+            assert status in (401, 403), f"{method} {pattern} answered {status} without a token"
+            checked += 1
+    assert checked >= 12
+
+
+async def test_parameters_and_tagging(jp_fetch, root):
+    status, doc = await call(jp_fetch, "mvdp", "notebooks", "tiny.ipynb", "parameters")
+    assert status == 200
+    assert doc["cell_index"] == 0
+    assert [p["name"] for p in doc["parameters"]] == ["x", "fail", "sleep"]
+    assert doc["parameters"][0] == {
+        "name": "x",
+        "type": "int",
+        "default": "1",
+        "help": "the score this point records",
+        "value": 1,
+        "choices": None,
+        "literal": True,
+    }
+    assert doc["checked"] and doc["language"] == "python" and doc["note"] is None
+
+    status, doc = await call(jp_fetch, "mvdp", "notebooks", "untagged.ipynb", "parameters")
+    assert status == 400 and doc["error"] == "NoParametersCell" and "tag the cell" in doc["message"]
+
+    status, doc = await call(
+        jp_fetch,
+        "mvdp",
+        "notebooks",
+        "untagged.ipynb",
+        "parameters-cell",
+        method="POST",
+        body={"cell_index": 0, "tagged": True},
+    )
+    assert status == 200 and [p["name"] for p in doc["parameters"]] == ["a"]
+    assert nbformat.read(root / "untagged.ipynb", as_version=4).cells[0].metadata["tags"] == [
+        "parameters"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("parts", "method", "body", "status", "needle"),
+    [
+        (("notebooks", "missing.ipynb", "parameters"), "GET", None, 404, "notebook not found"),
+        (("notebooks", "..%2F..%2Fetc%2Fpasswd", "parameters"), "GET", None, 404, "ot found"),
+        (
+            ("notebooks", "tiny.ipynb", "parameters-cell"),
+            "POST",
+            {"cell_index": "x"},
+            400,
+            "cell_index",
+        ),
+        (
+            ("notebooks", "tiny.ipynb", "parameters-cell"),
+            "POST",
+            {"cell_index": 7, "tagged": True},
+            400,
+            "Cell 7 does not exist",
+        ),
+        (
+            ("plans", "validate"),
+            "POST",
+            {"notebook": "missing.ipynb", "plan": {}},
+            404,
+            "notebook not found",
+        ),
+        (
+            ("runs",),
+            "POST",
+            {
+                "notebook": "tiny.ipynb",
+                "plan": {"grid": {"x": ["a"]}, "strategy": {"kind": "grid"}},
+            },
+            400,
+            "x is an int parameter",
+        ),
+        (
+            ("runs",),
+            "POST",
+            {
+                "notebook": "tiny.ipynb",
+                "plan": {"grid": {}, "strategy": {"kind": "grid"}, "bad": 1},
+            },
+            400,
+            "unknown key 'bad'",
+        ),
+        (
+            ("runs",),
+            "POST",
+            {
+                "notebook": "tiny.ipynb",
+                "plan": {"grid": {}, "strategy": {"kind": "grid"}},
+                "target": "mars",
+            },
+            404,
+            "Unknown target 'mars'",
+        ),
+        (
+            ("runs",),
+            "POST",
+            {
+                "notebook": "tiny.ipynb",
+                "plan": {"grid": {}, "strategy": {"kind": "grid"}},
+                "target": "broken",
+            },
+            502,
+            "Cannot reach Airflow",
+        ),
+        (("runs",), "POST", {"notebook": "../outside.ipynb", "plan": {}}, 400, "'..'"),
+        (("runs", "nope"), "GET", None, 404, "No run 'nope'"),
+        (("runs", "nope", "cancel"), "POST", None, 404, "No run 'nope'"),
+    ],
+)
+async def test_bad_input_is_a_json_error_with_a_message(
+    jp_fetch, root, parts, method, body, status, needle
+):
+    got, doc = await call(jp_fetch, "mvdp", *parts, method=method, body=body)
+    assert got == status
+    assert needle in doc["message"]
+    assert "Traceback" not in json.dumps(doc)
+
+
+async def test_validate_reports_every_field(jp_fetch, root):
+    plan = {
+        "grid": {"x": [1, "two"], "nope": [1], "sleep": {"start": 0, "stop": 1, "num": 3}},
+        "strategy": {"kind": "grid"},
+    }
+    status, doc = await call(
+        jp_fetch,
+        "mvdp",
+        "plans",
+        "validate",
+        method="POST",
+        body={"notebook": "tiny.ipynb", "plan": plan},
+    )
+    assert status == 200 and doc["valid"] is False
+    fields = {e["field"] for e in doc["errors"]}
+    assert fields == {"grid.x", "grid.nope"}
+    ok = {
+        "grid": {"x": [1, 2], "sleep": {"start": 0, "stop": 1, "num": 3}},
+        "strategy": {"kind": "grid"},
+    }
+    status, doc = await call(
+        jp_fetch,
+        "mvdp",
+        "plans",
+        "validate",
+        method="POST",
+        body={"notebook": "tiny.ipynb", "plan": ok},
+    )
+    assert doc == {"valid": True, "size": 6, "limit": 10_000, "errors": []}
+
+
+async def test_targets_show_reachability_and_no_credentials(jp_fetch, root):
+    _status, doc = await call(jp_fetch, "mvdp", "targets")
+    by_name = {t["name"]: t for t in doc["targets"]}
+    assert by_name["local"]["reachable"] is True and by_name["local"]["default"] is True
+    assert by_name["broken"]["reachable"] is False
+    assert "Cannot reach Airflow" in by_name["broken"]["message"]
+
+
+async def wait_for_run(jp_fetch, run_id: str, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        _, doc = await call(jp_fetch, "mvdp", "runs", run_id)
+        if doc["state"] in ("success", "failed", "cancelled"):
+            return doc
+        assert time.monotonic() < deadline, doc
+        await asyncio.sleep(0.2)
+
+
+async def test_a_run_end_to_end_through_rest(jp_fetch, root):
+    plan = {
+        "grid": {"x": [1, 3]},
+        "strategy": {"kind": "grid", "metric": "score"},
+        "parallelism": 2,
+    }
+    status, doc = await call(
+        jp_fetch, "mvdp", "runs", method="POST", body={"notebook": "tiny.ipynb", "plan": plan}
+    )
+    assert status == 202 and doc["state"] in ("queued", "running") and len(doc["points"]) == 2
+    run_id = doc["run_id"]
+    done = await wait_for_run(jp_fetch, run_id)
+    assert done["state"] == "success"
+    assert done["best"]["parameters"] == {"x": 3} and done["best"]["metrics"] == {"score": 3}
+    for point in done["points"]:
+        assert point["output"].startswith(f"mvdp-runs/{done['pipeline']}/{run_id}/")
+        assert (root / point["output"]).exists()
+    _, runs = await call(jp_fetch, "mvdp", "runs")
+    assert [r["run_id"] for r in runs["runs"]] == [run_id]
+    _, dag = await call(jp_fetch, "mvdp", "runs", run_id, "dag")
+    assert "PapermillOperator" in dag["source"]
+    _, metrics = await call(jp_fetch, "mvdp", "metrics", params={"notebook": "tiny.ipynb"})
+    assert metrics == {"metrics": ["score"]}
+    status, doc = await call(jp_fetch, "mvdp", "runs", run_id, "cancel", method="POST")
+    assert status == 409 and "already ended" in doc["message"]
+    status, _ = await call(
+        jp_fetch, "mvdp", "runs", run_id, method="DELETE", params={"outputs": "true"}
+    )
+    assert status == 204
+    assert not (root / "mvdp-runs" / done["pipeline"] / run_id).exists()
+    status, _ = await call(jp_fetch, "mvdp", "runs", run_id)
+    assert status == 404
+
+
+async def test_status_events_arrive_on_the_websocket_in_order(jp_fetch, jp_ws_fetch, root):
+    ws = await jp_ws_fetch("api", "events", "subscribe")
+    plan = {
+        "grid": {"x": [1, 2]},
+        "strategy": {"kind": "grid", "metric": "score"},
+        "parallelism": 1,
+    }
+    _, doc = await call(
+        jp_fetch, "mvdp", "runs", method="POST", body={"notebook": "tiny.ipynb", "plan": plan}
+    )
+    run_id = doc["run_id"]
+    events = []
+    deadline = time.monotonic() + 90
+    while not any(e["kind"] == "run" and e["state"] == "success" for e in events):
+        message = json.loads(
+            await asyncio.wait_for(ws.read_message(), timeout=max(1, deadline - time.monotonic()))
+        )
+        if message.get("schema_id") == SCHEMA_ID and message.get("run_id") == run_id:
+            events.append(message)
+    ws.close()
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert events[-1]["kind"] == "run" and events[-1]["state"] == "success"
+    for point in doc["points"]:
+        states = [
+            e["state"] for e in events if e["kind"] == "point" and e["point_id"] == point["id"]
+        ]
+        assert states[-1] == "success"
+        assert states.count("success") == 1
+        metrics = [
+            e["metrics"] for e in events if e["kind"] == "metrics" and e["point_id"] == point["id"]
+        ]
+        assert metrics == [{"score": point["parameters"]["x"]}]
+
+
+async def test_runs_are_per_user(jp_fetch, jp_serverapp, root):
+    manager = jp_serverapp.web_app.settings["mvdp_manager"]
+    plan = {"grid": {"x": [1]}, "strategy": {"kind": "grid"}}
+    mine = manager.submit("tiny.ipynb", plan, background=False, user="alice")
+    theirs = manager.submit("tiny.ipynb", plan, background=False, user="bob")
+    a, b = manager.store.document(mine), manager.store.document(theirs)
+    assert a["pipeline"] != b["pipeline"] and "alice" in a["pipeline"] and "bob" in b["pipeline"]
+    _, runs = await call(jp_fetch, "mvdp", "runs")
+    assert {r["run_id"] for r in runs["runs"]}.isdisjoint(
+        {mine, theirs}
+    )  # the server's owner is neither
+    status, _ = await call(jp_fetch, "mvdp", "runs", mine)
+    assert status == 404
+    with pytest.raises(RunNotFound):
+        manager.store.document(mine, "bob")
+    for run_id in (mine, theirs):
+        manager.wait(run_id, interval=0.1)
