@@ -33,11 +33,11 @@ sys.path.insert(0, str(ROOT))
 from jupyter_mvdp.service.manager import RunManager  # noqa: E402
 from jupyter_mvdp.service.store import RunStore  # noqa: E402
 from jupyter_mvdp.targets import build_targets  # noqa: E402
-from jupyter_mvdp.targets.airflow.dev import DevAirflow  # noqa: E402
+from tests.harness.airflow import HarnessAirflow  # noqa: E402
 
 
 def makespan(
-    airflow: DevAirflow, manager: RunManager, plan: dict, target: str
+    airflow: HarnessAirflow, manager: RunManager, plan: dict, target: str
 ) -> tuple[float, float | None, str]:
     """(submit -> run finished, submit -> first point running, run id) in seconds.
 
@@ -50,7 +50,7 @@ def makespan(
     interval = manager.poll_interval if target == "airflow" else 0.1
     while True:
         manager.sync(run_id)
-        doc = manager.store.document(run_id)
+        doc = manager.document(run_id)
         if first_running is None and any(p["state"] != "queued" for p in doc["points"]):
             first_running = time.time() - submitted
         if doc["state"] in ("success", "failed", "cancelled"):
@@ -63,9 +63,11 @@ def makespan(
         time.sleep(interval)
 
 
-def airflow_run(airflow: DevAirflow, manager: RunManager, run_id: str) -> tuple[dict, list[dict]]:
+def airflow_run(
+    airflow: HarnessAirflow, manager: RunManager, run_id: str
+) -> tuple[dict, list[dict]]:
     """The DAG run and its task instances, as Airflow's API has them."""
-    doc = manager.store.document(run_id)
+    doc = manager.document(run_id)
     headers = {"Authorization": f"Bearer {airflow.token()}"}
     base = f"{airflow.url}/api/v2/dags/{doc['pipeline']}/dagRuns/{run_id}"
     run = requests.get(base, headers=headers, timeout=30).json()
@@ -79,9 +81,9 @@ def _t(value: str | None) -> float:
     return datetime.fromisoformat(value).timestamp()
 
 
-def breakdown(airflow: DevAirflow, manager: RunManager, run_id: str, ws: Path) -> dict:
+def breakdown(airflow: HarnessAirflow, manager: RunManager, run_id: str, ws: Path) -> dict:
     """Where an Airflow run's time went, from Airflow's own timestamps (seconds)."""
-    doc = manager.store.document(run_id)
+    doc = manager.document(run_id)
     run, tis = airflow_run(airflow, manager, run_id)
     by_task: dict[str, list[dict]] = {}
     for ti in tis:
@@ -110,7 +112,7 @@ def breakdown(airflow: DevAirflow, manager: RunManager, run_id: str, ws: Path) -
 
 
 def measure(executor: str, repeat: int) -> dict:
-    with tempfile.TemporaryDirectory() as tmp, DevAirflow(executor=executor) as airflow:
+    with tempfile.TemporaryDirectory() as tmp, HarnessAirflow(executor=executor) as airflow:
         ws = Path(tmp)
         shutil.copy(ROOT / "notebooks" / "titanic.ipynb", ws)
         shutil.copytree(ROOT / "notebooks" / "datasets", ws / "datasets")

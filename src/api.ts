@@ -1,18 +1,19 @@
 /**
  * The typed client of the server extension's REST API (docs/api.md), mirroring
- * jupyter_mvdp/models.py.
+ * jupyter_mvdp/core/models.py; the plan's types come from its schema (planSchema.ts).
  */
 import { URLExt } from '@jupyterlab/coreutils';
 
+import { IPlan, Strategy } from './planRules';
 import { requestAPI } from './request';
+
+export type { Axis, Goal, IPlan, Strategy, StrategyKind } from './planRules';
 
 export type PointState =
   'queued' | 'running' | 'success' | 'failed' | 'skipped';
 /** "unknown": the target stayed unreachable past the server's limit (it may still run). */
 export type RunState =
   'queued' | 'running' | 'unknown' | 'success' | 'failed' | 'cancelled';
-export type StrategyKind = 'grid' | 'early_stop' | 'canary';
-export type Goal = 'max' | 'min';
 
 export interface IParameter {
   name: string;
@@ -29,34 +30,6 @@ export interface IParameters {
   parameters: IParameter[];
 }
 
-export type Axis =
-  | any[]
-  | { start: number; stop: number; step: number }
-  | { start: number; stop: number; num: number; log?: boolean };
-
-export interface IStrategy {
-  kind: StrategyKind;
-  metric?: string;
-  goal?: Goal;
-  target?: number;
-  budget?: number;
-  seed?: number;
-  baseline?: number | null;
-  tolerance?: number;
-  deploy_notebook?: string | null;
-}
-
-export interface IPlan {
-  grid: { [name: string]: Axis };
-  strategy: IStrategy;
-  parallelism?: number;
-  timeout?: number;
-  retries?: number;
-  retry_delay?: number;
-  schedule?: string | null;
-  executor?: { queue?: string; pool?: string; executor_config?: any };
-}
-
 export interface IFieldError {
   field: string;
   message: string;
@@ -69,6 +42,16 @@ export interface IValidation {
   errors: IFieldError[];
 }
 
+/** What a target can do (jupyter_mvdp/targets/base.py Capabilities): read, never the kind. */
+export interface ITargetCapabilities {
+  has_dag: boolean;
+  can_cancel: boolean;
+  reads_logs: boolean;
+  warm_kernels: boolean;
+  writes_workspace: boolean;
+  runs_in_process: boolean;
+}
+
 export interface ITarget {
   name: string;
   kind: string;
@@ -76,6 +59,7 @@ export interface ITarget {
   reachable: boolean;
   message: string | null;
   settings: { [key: string]: any };
+  capabilities: ITargetCapabilities;
 }
 
 export interface IPoint {
@@ -89,6 +73,11 @@ export interface IPoint {
   started: number | null;
   finished: number | null;
   tries: ITry[];
+  /**
+   * The server's rank by the strategy's metric (jupyter_mvdp/core/runtime.py
+   * `leaderboard`): 1 for the best, null when not ranked (failed, skipped, no metric).
+   */
+  rank?: number | null;
 }
 
 /** One try of a point (several when the plan has retries). */
@@ -107,7 +96,7 @@ export interface IRun {
   target: string;
   state: RunState;
   progress: string | null;
-  strategy: IStrategy;
+  strategy: Strategy;
   plan: IPlan;
   outcome: 'deploy' | 'alert' | null;
   reason: string | null;

@@ -20,21 +20,28 @@ import * as React from 'react';
 import mvdpSvg from '../style/icons/mvdp.svg';
 import parametersSvg from '../style/icons/parameters.svg';
 import { DagView } from './components/DagView';
-import { createCompareWidget } from './compare';
+import { createCompareWidget } from './mainviews/compareWidget';
+import { RunWidget } from './mainviews/runWidget';
 import { announceRuns } from './notifications';
 import { MvdpPanel } from './panel';
 import { PlanModel } from './planModel';
 import { requestAPI } from './request';
 import { RunsModel } from './runsModel';
-import { RunWidget } from './runWidget';
-import { CommandIDs, PARAMETERS_TAG, PLUGIN_ID } from './tokens';
+import {
+  CommandIDs,
+  IPlanSettings,
+  PANEL_ID,
+  PARAMETERS_CELL_CLASS,
+  PARAMETERS_TAG,
+  PLUGIN_ID,
+  RUN_NAMESPACE
+} from './tokens';
 
 export const mvdpIcon = new LabIcon({ name: 'mvdp:panel', svgstr: mvdpSvg });
 export const parametersIcon = new LabIcon({
   name: 'mvdp:parameters',
   svgstr: parametersSvg
 });
-const TAGGED_CLASS = 'jp-mvdp-parametersCell';
 
 const tagsOf = (cell: Cell): string[] =>
   (cell.model.getMetadata('tags') as string[] | undefined) ?? [];
@@ -42,7 +49,10 @@ const tagsOf = (cell: Cell): string[] =>
 /** Mark the parameters cell of a notebook (a CSS class the style draws). */
 function markParametersCell(panel: NotebookPanel | null): void {
   for (const cell of panel?.content.widgets ?? []) {
-    cell.toggleClass(TAGGED_CLASS, tagsOf(cell).includes(PARAMETERS_TAG));
+    cell.toggleClass(
+      PARAMETERS_CELL_CLASS,
+      tagsOf(cell).includes(PARAMETERS_TAG)
+    );
   }
 }
 
@@ -62,7 +72,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     labShell: ILabShell | null,
     restorer: ILayoutRestorer | null
   ) => {
-    const settings = { defaultTarget: 'local', validationDelay: 300 };
+    const settings: IPlanSettings = {
+      defaultTarget: 'local',
+      validationDelay: 300
+    };
     if (settingRegistry) {
       try {
         const loaded = await settingRegistry.load(PLUGIN_ID);
@@ -89,7 +102,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       tagActiveCell: () =>
         void app.commands.execute(CommandIDs.toggleParametersCell)
     });
-    panel.id = 'jp-mvdp-panel';
+    panel.id = PANEL_ID;
     panel.title.icon = mvdpIcon;
     panel.title.caption = 'MVDP: productionize this notebook';
     app.shell.add(panel, 'right', { rank: 600 });
@@ -147,7 +160,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    const runWidgets = new WidgetTracker<RunWidget>({ namespace: 'mvdp-run' });
+    const runWidgets = new WidgetTracker<RunWidget>({
+      namespace: RUN_NAMESPACE
+    });
     restorer?.restore(runWidgets, {
       command: CommandIDs.openRun,
       args: widget => ({ runId: widget.runId }),

@@ -1,8 +1,29 @@
 /**
  * Pure logic of the plan editor (no DOM, no JupyterLab): grid editor parsing, plan assembly
- * and its inverse (a saved plan back into the form). Unit tested with jest.
+ * and its inverse (a saved plan back into the form). The plan's types, limits and
+ * strategies come from the plan schema (planRules.ts); values and axes follow the server's
+ * rules (values.ts, grid.ts), pinned by tests/contract. Unit tested with jest.
  */
-import { Axis, IParameter, IPlan, IStrategy } from './api';
+import { IParameter } from './api';
+import { AxisError, axisLength } from './grid';
+import {
+  Axis,
+  checkNumber,
+  IPlan,
+  isNumberField,
+  numberRule,
+  planField,
+  rangeAxis,
+  readNumber,
+  StrategyKind,
+  strategyKeys,
+  strategyOption,
+  StrategyOptions
+} from './planRules';
+import { Parsed, parseValue, readValue } from './values';
+
+export { canonical } from './values';
+export type { Parsed } from './values';
 
 /** The editor state of one parameter's axis. */
 export interface IAxisEditor {
@@ -26,46 +47,6 @@ export const emptyAxis = (): IAxisEditor => ({
   log: false,
   rangeKind: 'step'
 });
-
-export type Parsed<T> = { value: T; error?: undefined } | { error: string };
-
-/** One typed value from its text, by the parameter's (papermill) type. */
-export function parseValue(text: string, type: string): Parsed<any> {
-  const t = text.trim();
-  const base = type.replace(/^Optional\[(.*)\]$/, '$1');
-  if (t === 'None' || t === 'null') {
-    return { value: null };
-  }
-  switch (base) {
-    case 'int':
-      return /^[-+]?\d+$/.test(t)
-        ? { value: parseInt(t, 10) }
-        : { error: `${t || '(empty)'} is not an int` };
-    case 'float': {
-      const n = Number(t);
-      return t !== '' && !isNaN(n)
-        ? { value: n }
-        : { error: `${t || '(empty)'} is not a number` };
-    }
-    case 'bool':
-      if (/^(true|1|yes)$/i.test(t)) {
-        return { value: true };
-      }
-      if (/^(false|0|no)$/i.test(t)) {
-        return { value: false };
-      }
-      return { error: `${t || '(empty)'} is not true or false` };
-    case 'str':
-      return { value: t.replace(/^(["'])(.*)\1$/, '$2') };
-    default: {
-      try {
-        return { value: JSON.parse(t) };
-      } catch {
-        return { value: t };
-      }
-    }
-  }
-}
 
 /** Split a values list on commas outside quotes and brackets. */
 export function splitValues(text: string): string[] {
@@ -124,55 +105,33 @@ export function axisSpec(
     }
     return { value: values };
   }
-  const numbers: { [key: string]: number } = {};
-  const keys =
-    editor.rangeKind === 'step'
-      ? ['start', 'stop', 'step']
-      : ['start', 'stop', 'num'];
-  for (const key of keys) {
-    const raw = (editor as any)[key] as string;
-    const n = Number(raw);
-    if (raw.trim() === '' || isNaN(n)) {
-      return { error: `${key} must be a number` };
-    }
-    numbers[key] = n;
-  }
-  if (editor.rangeKind === 'step') {
-    if (numbers.step === 0) {
-      return { error: 'step cannot be 0' };
-    }
-    return {
-      value: { start: numbers.start, stop: numbers.stop, step: numbers.step }
+  const schema = rangeAxis(editor.rangeKind);
+  const range: { [key: string]: number | boolean } = {};
+  for (const key of schema.required ?? []) {
+    const raw = editor[key as 'start' | 'stop' | 'step' | 'num'];
+    const node = schema.properties?.[key] ?? {};
+    const read = readNumber(node, raw, key) ?? {
+      error: `${key} must be ${numberRule(node)}`
     };
-  }
-  if (!Number.isInteger(numbers.num) || numbers.num < 1) {
-    return { error: 'num must be a whole number above 0' };
-  }
-  return {
-    value: {
-      start: numbers.start,
-      stop: numbers.stop,
-      num: numbers.num,
-      log: editor.log
+    if (read.error !== undefined) {
+      return { error: read.error };
     }
-  };
+    range[key] = read.value;
+  }
+  if (editor.rangeKind === 'num') {
+    range.log = editor.log;
+  }
+  return { value: range as Axis };
 }
 
-/** How many values an axis has (mirrors jupyter_mvdp/grid.py). */
-export function axisLength(axis: Axis): number {
-  if (Array.isArray(axis)) {
-    return axis.length;
-  }
-  if ('num' in axis) {
-    return axis.num;
-  }
-  const span = (axis.stop - axis.start) / axis.step;
-  return span < 0 ? 0 : Math.floor(span + 1e-9) + 1;
+/** The strategy as the editor holds it: every option of every kind, kept across kinds. */
+export interface IStrategyForm extends StrategyOptions {
+  kind: StrategyKind;
 }
 
 export interface IPlanForm {
   axes: { [name: string]: IAxisEditor };
-  strategy: IStrategy;
+  strategy: IStrategyForm;
   parallelism: string;
   timeout: string;
   retries: string;
@@ -184,7 +143,23 @@ export interface IPlanForm {
   memory: string;
 }
 
-/** The plan document for the server, plus local errors per field. */
+/** The plan's number fields the form edits, with the unit its messages name. */
+const NUMBER_FIELDS: [
+  'parallelism' | 'timeout' | 'retries' | 'retry_delay',
+  string?
+][] = [
+  ['parallelism'],
+  ['timeout', 'seconds'],
+  ['retries'],
+  ['retry_delay', 'seconds']
+];
+
+const label = (key: string) => key.replace(/_/g, ' ');
+
+/**
+ * The plan document for the server, plus local errors per field and the grid's size: the
+ * number of distinct points the server will run (grid.py `expand`).
+ */
 export function buildPlan(
   form: IPlanForm,
   parameters: IParameter[]
@@ -197,67 +172,49 @@ export function buildPlan(
     if (!editor) {
       continue;
     }
+    const field = `grid.${parameter.name}`;
     const spec = axisSpec(editor, parameter);
     if (spec.error !== undefined) {
-      errors[`grid.${parameter.name}`] = spec.error;
+      errors[field] = spec.error;
     } else if (spec.value !== null) {
-      grid[parameter.name] = spec.value;
-      size *= axisLength(spec.value);
+      try {
+        size *= axisLength(spec.value, parameter.type);
+        grid[parameter.name] = spec.value;
+      } catch (e) {
+        if (!(e instanceof AxisError)) {
+          throw e;
+        }
+        errors[field] = e.message;
+      }
     }
   }
-  const strategy: IStrategy = { kind: form.strategy.kind };
-  const keys: { [kind: string]: (keyof IStrategy)[] } = {
-    grid: ['metric', 'goal'],
-    early_stop: ['metric', 'goal', 'target', 'budget', 'seed'],
-    canary: ['metric', 'goal', 'baseline', 'tolerance', 'deploy_notebook']
-  };
-  for (const key of keys[form.strategy.kind]) {
+  const { kind } = form.strategy;
+  const strategy: { [key: string]: any } = { kind };
+  for (const key of strategyKeys(kind)) {
     const value = form.strategy[key];
-    if (value !== undefined && value !== null && value !== '') {
-      (strategy as any)[key] = value;
+    if (value === undefined || value === null || value === '') {
+      continue;
     }
-  }
-  if (strategy.kind === 'grid' && !strategy.metric) {
-    delete strategy.goal;
-  }
-  const plan: IPlan = { grid, strategy };
-  const whole = (field: string, raw: string) => {
-    if (raw.trim() === '') {
-      return undefined;
+    const node = strategyOption(kind, key);
+    if (isNumberField(node) && typeof value === 'number') {
+      const checked = checkNumber(node, value, label(key));
+      if (checked.error !== undefined) {
+        errors[`strategy.${key}`] = checked.error;
+        continue;
+      }
     }
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) {
-      errors[field] = `${field} must be a whole number above 0`;
-      return undefined;
-    }
-    return n;
-  };
-  const parallelism = whole('parallelism', form.parallelism);
-  if (parallelism !== undefined) {
-    plan.parallelism = parallelism;
+    strategy[key] = value;
   }
-  if (form.timeout.trim() !== '') {
-    const n = Number(form.timeout);
-    if (isNaN(n) || n <= 0) {
-      errors.timeout = 'timeout must be a number of seconds above 0';
-    } else {
-      plan.timeout = n;
-    }
+  if (!strategy.metric) {
+    delete strategy.goal; // as the server's Strategy.to_json: no goal without a metric
   }
-  if (form.retries.trim() !== '') {
-    const n = Number(form.retries);
-    if (!Number.isInteger(n) || n < 0 || n > 100) {
-      errors.retries = 'retries must be a whole number from 0 to 100';
-    } else {
-      plan.retries = n;
-    }
-  }
-  if (form.retry_delay.trim() !== '') {
-    const n = Number(form.retry_delay);
-    if (isNaN(n) || n < 0) {
-      errors.retry_delay = 'retry delay must be a number of seconds, 0 or more';
-    } else {
-      plan.retry_delay = n;
+  const plan: IPlan = { grid, strategy: strategy as IPlan['strategy'] };
+  for (const [key, unit] of NUMBER_FIELDS) {
+    const read = readNumber(planField(key), form[key], label(key), unit);
+    if (read?.error !== undefined) {
+      errors[key] = read.error;
+    } else if (read) {
+      plan[key] = read.value;
     }
   }
   if (form.schedule.trim() !== '') {
@@ -307,15 +264,28 @@ export const initialForm = (): IPlanForm => ({
 const text = (value: any): string =>
   value === undefined || value === null ? '' : String(value);
 
+/** A value as the values editor shows it: a string as is when it reads back the same. */
+function valueText(value: any): string {
+  if (typeof value === 'string') {
+    const parts = splitValues(value);
+    if (
+      parts.length === 1 &&
+      parts[0] === value &&
+      readValue(value) === value
+    ) {
+      return value;
+    }
+  }
+  return JSON.stringify(value);
+}
+
 /** The editor of one saved axis (the inverse of `axisSpec`). */
 export function axisEditorOf(axis: Axis): IAxisEditor {
   if (Array.isArray(axis)) {
     return {
       ...emptyAxis(),
       mode: 'values',
-      text: axis
-        .map(v => (typeof v === 'string' ? v : JSON.stringify(v)))
-        .join(', ')
+      text: axis.map(valueText).join(', ')
     };
   }
   if (axis !== null && typeof axis === 'object' && 'start' in axis) {
@@ -332,7 +302,7 @@ export function axisEditorOf(axis: Axis): IAxisEditor {
     };
   }
   // one fixed value: a one-value list gives the same grid
-  return { ...emptyAxis(), mode: 'values', text: JSON.stringify(axis) };
+  return { ...emptyAxis(), mode: 'values', text: valueText(axis) };
 }
 
 /** The form showing a plan saved in the notebook (`metadata.mvdp.plan`). */
@@ -355,18 +325,4 @@ export function formFromPlan(plan: IPlan): IPlanForm {
   form.cpu = text(requests.cpu);
   form.memory = text(requests.memory);
   return form;
-}
-
-/** JSON with sorted keys, to compare plans regardless of key order. */
-export function canonical(value: any): string {
-  if (Array.isArray(value)) {
-    return `[${value.map(canonical).join(',')}]`;
-  }
-  if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .map(k => `${JSON.stringify(k)}:${canonical(value[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

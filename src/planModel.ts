@@ -7,28 +7,22 @@
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { api, IParameter, IPlan, IStrategy, ITarget, IValidation } from './api';
+import { api, IParameter, IPlan, ITarget, IValidation } from './api';
 import {
   buildPlan,
   canonical,
   formFromPlan,
   IAxisEditor,
   initialForm,
-  IPlanForm
+  IPlanForm,
+  IStrategyForm
 } from './model';
 import { MvdpRequestError } from './request';
 import { RunsModel } from './runsModel';
-
-/** The notebook metadata key holding the plan (`metadata.mvdp.plan`). */
-export const METADATA_KEY = 'mvdp';
+import { IPlanSettings, METADATA_KEY } from './tokens';
 
 export const errorText = (e: any): string =>
   e instanceof MvdpRequestError ? e.message : String(e?.message ?? e);
-
-export interface IPlanSettings {
-  defaultTarget: string;
-  validationDelay: number;
-}
 
 export class PlanModel {
   constructor(
@@ -98,7 +92,7 @@ export class PlanModel {
     this._edit({ ...this.form, axes: { ...this.form.axes, [name]: axis } });
   }
 
-  setStrategy(key: keyof IStrategy, value: any): void {
+  setStrategy(key: keyof IStrategyForm, value: any): void {
     this._edit({
       ...this.form,
       strategy: { ...this.form.strategy, [key]: value }

@@ -1,7 +1,8 @@
 /**
  * Pure logic of a run's views (no DOM, no JupyterLab): event reduction, the leaderboard's
- * rows (ranks, ties, folded skipped points), per-column number formats and the plot specs.
- * Unit tested with jest.
+ * rows (the server's ranks, ties marked, folded skipped points), per-column number formats
+ * and the plot specs. Unit tested with jest; the ranking rule is pinned to the server's by
+ * tests/contract/leaderboard.json.
  */
 import { Goal, IPoint, IRun, IRunEvent, PointState } from './api';
 
@@ -35,7 +36,7 @@ export function applyEvent(
     next.outcome = event.outcome ?? null;
     next.reason = event.reason ?? null;
   } else {
-    next.points = run.points.map(p => {
+    const points = run.points.map(p => {
       if (p.id !== event.point_id) {
         return p;
       }
@@ -50,6 +51,8 @@ export function applyEvent(
       }
       return { ...p, metrics: event.metrics ?? p.metrics };
     });
+    // the server ranked the points it sent; until the run is read again, rank as it does
+    next.points = rankPoints(points, run.strategy.metric, run.strategy.goal);
   }
   next.counts = countStates(next.points);
   return next;
@@ -86,59 +89,74 @@ export function countStates(points: IPoint[]): IRun['counts'] {
 
 /**
  * The metric of a point that counts: only a point that succeeded is ranked, plotted or
- * best (a notebook can record a metric and then fail), as the server's runtime rules say.
+ * best (a notebook can record a metric and then fail), as the server's runtime rules say
+ * (`metric_value`: a finite number, not a bool, not text; the server sends a too large
+ * integer as text).
  */
-function metricOf(point: IPoint, metric: string): number | null {
-  if (point.state !== 'success') {
+function metricOf(point: IPoint, metric: string | undefined): number | null {
+  if (point.state !== 'success' || !metric) {
     return null;
   }
   const v = point.metrics?.[metric];
-  return typeof v === 'number' && !isNaN(v) ? v : null;
+  return typeof v === 'number' && isFinite(v) ? v : null;
 }
 
-/** Points ranked by the metric (best first), points without it last. */
-export function leaderboard(
+/**
+ * The server's ranking (jupyter_mvdp/core/runtime.py `leaderboard`), for points that
+ * changed since the server ranked them: the points that succeeded with the metric, best
+ * first, ranked 1, 2, 3... (equal values keep their order); every other point unranked
+ * (null). The points keep their order; only `rank` is set.
+ */
+export function rankPoints(
   points: IPoint[],
   metric: string | undefined,
-  goal: Goal = 'max',
-  sortBy?: { key: string; descending: boolean }
+  goal: Goal = 'max'
 ): IPoint[] {
-  const rows = [...points];
-  if (sortBy) {
-    const value = (p: IPoint) =>
-      sortBy.key in p.metrics
-        ? p.metrics[sortBy.key]
-        : p.parameters[sortBy.key];
-    return rows.sort((a, b) => {
-      const [x, y] = [value(a), value(b)];
-      if (x === y) {
-        return 0;
-      }
-      if (x === undefined || x === null) {
-        return 1;
-      }
-      if (y === undefined || y === null) {
-        return -1;
-      }
-      return (x < y ? -1 : 1) * (sortBy.descending ? -1 : 1);
-    });
-  }
-  if (!metric) {
-    return rows;
-  }
   const sign = goal === 'max' ? -1 : 1;
-  return rows.sort((a, b) => {
-    const [x, y] = [metricOf(a, metric), metricOf(b, metric)];
-    if (x === null && y === null) {
-      return a.index - b.index;
+  const scored = points
+    .map(point => ({ point, value: metricOf(point, metric) }))
+    .filter((s): s is { point: IPoint; value: number } => s.value !== null)
+    .sort((a, b) => sign * (a.value - b.value)); // stable: ties keep their order
+  const ranks = new Map(scored.map((s, i) => [s.point, i + 1]));
+  return points.map(p => ({ ...p, rank: ranks.get(p) ?? null }));
+}
+
+/** A run's points with their ranks: the server's, else ranked here as the server does. */
+export function rankedPoints(run: IRun): IPoint[] {
+  return run.points.every(p => p.rank !== undefined)
+    ? run.points
+    : rankPoints(run.points, run.strategy.metric, run.strategy.goal);
+}
+
+const isRanked = (p: IPoint) => typeof p.rank === 'number';
+
+/** The leaderboard's order: ranked points by rank, then the others in their order. */
+export function byRank(points: IPoint[]): IPoint[] {
+  return [
+    ...points.filter(isRanked).sort((a, b) => a.rank! - b.rank!),
+    ...points.filter(p => !isRanked(p))
+  ];
+}
+
+/** Points sorted by a column (a metric or a parameter), points without a value last. */
+export function sortedBy(
+  points: IPoint[],
+  sortBy: { key: string; descending: boolean }
+): IPoint[] {
+  const value = (p: IPoint) =>
+    sortBy.key in p.metrics ? p.metrics[sortBy.key] : p.parameters[sortBy.key];
+  return [...points].sort((a, b) => {
+    const [x, y] = [value(a), value(b)];
+    if (x === y) {
+      return 0;
     }
-    if (x === null) {
+    if (x === undefined || x === null) {
       return 1;
     }
-    if (y === null) {
+    if (y === undefined || y === null) {
       return -1;
     }
-    return x === y ? a.index - b.index : sign * (x - y);
+    return (x < y ? -1 : 1) * (sortBy.descending ? -1 : 1);
   });
 }
 
@@ -156,8 +174,7 @@ export function compareChoices(
   point: IPoint
 ): { id: string; output: string; label: string }[] {
   const swept = sweptParameters(run);
-  const goal = run.strategy.goal ?? 'max';
-  return leaderboard(run.points, run.strategy.metric, goal)
+  return byRank(rankedPoints(run))
     .filter(p => p.output && p.id !== point.id)
     .map(p => ({
       id: p.id,
@@ -196,45 +213,37 @@ export function metricNames(run: IRun): string[] {
 
 export interface IRankedRow {
   point: IPoint;
-  /** 1 for the best; equal metric values share a rank; null without the metric. */
+  /** The server's rank: 1 for the best; null when not ranked. */
   rank: number | null;
-  /** Another point has the same metric value. */
+  /** Another ranked point has the same metric value (ranked after or before it). */
   tie: boolean;
 }
 
 /**
- * The leaderboard: ranked rows (or sorted by a column) and the skipped points apart, so a
- * view can fold them into one row.
+ * The leaderboard: rows in the server's order (or sorted by a column) with their ranks,
+ * and the skipped points apart, so a view can fold them into one row.
  */
 export function rankRows(
   run: IRun,
   sortBy?: { key: string; descending: boolean }
 ): { rows: IRankedRow[]; skipped: IPoint[] } {
   const metric = run.strategy.metric;
-  const goal = run.strategy.goal ?? 'max';
-  const shown = run.points.filter(p => p.state !== 'skipped');
-  const skipped = run.points.filter(p => p.state === 'skipped');
-  const ranked = leaderboard(shown, metric, goal);
-  const ranks = new Map<string, number>();
+  const points = rankedPoints(run);
+  const shown = points.filter(p => p.state !== 'skipped');
+  const skipped = points.filter(p => p.state === 'skipped');
   const counts = new Map<number, number>();
-  if (metric) {
-    ranked.forEach((p, i) => {
-      const v = metricOf(p, metric);
-      if (v === null) {
-        return;
-      }
-      const before = i > 0 ? ranked[i - 1] : null;
-      const same = before && metricOf(before, metric) === v;
-      ranks.set(p.id, same ? ranks.get(before.id)! : i + 1);
+  for (const p of shown.filter(isRanked)) {
+    const v = metricOf(p, metric);
+    if (v !== null) {
       counts.set(v, (counts.get(v) ?? 0) + 1);
-    });
+    }
   }
-  const order = sortBy ? leaderboard(shown, metric, goal, sortBy) : ranked;
+  const order = sortBy ? sortedBy(shown, sortBy) : byRank(shown);
   const rows = order.map(point => {
-    const v = metric ? metricOf(point, metric) : null;
+    const v = isRanked(point) ? metricOf(point, metric) : null;
     return {
       point,
-      rank: ranks.get(point.id) ?? null,
+      rank: point.rank ?? null,
       tie: v !== null && (counts.get(v) ?? 0) > 1
     };
   });

@@ -11,36 +11,25 @@ import argparse
 import json
 import logging
 import os
-import re
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from ..core import params
-from ..core.metrics import format_value, leaderboard, numeric_metric_names
 from ..core.models import Plan
+from ..core.naming import is_pipeline_name, project_root
 from ..exceptions import MvdpError, RunNotFound
 from ..kernels.lifeline import Interrupted, signals_as_interrupt
 from ..server import documents
+from . import printing
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-_SYMBOLS = {
-    "queued": "·",
-    "running": "▶",
-    "success": "✓",
-    "failed": "✗",
-    "skipped": "–",
-    "unknown": "?",
-}
 
 
 _PIPELINE_HELP = (
     "pipeline (DAG) id; default: derived from the user and the notebook's path relative to "
     "its git repository (else its folder), the same from any working directory"
 )
-_PIPELINE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
 
 
 class _UsageError(MvdpError):
@@ -166,7 +155,7 @@ def _error(e: MvdpError, as_json: bool, kind: str | None = None) -> int:
         doc["error"] = kind or doc["error"].lstrip("_")
         print(json.dumps(doc))
     else:
-        print(f"jupyter mvdp: error: {e.message}", file=sys.stderr)
+        printing.say(f"jupyter mvdp: error: {e.message}", file=sys.stderr)
     return EXIT_BAD_INPUT
 
 
@@ -178,9 +167,9 @@ def _params(args) -> int:
     if args.json:
         print(json.dumps(found.to_json(), indent=2))
         return EXIT_OK
-    print(f"parameters cell: {found.cell_index}")
+    printing.say(f"parameters cell: {found.cell_index}")
     if found.note:
-        print(f"note: {found.note}")
+        printing.say(f"note: {found.note}")
     rows = [
         [
             p.name,
@@ -190,14 +179,14 @@ def _params(args) -> int:
         ]
         for p in found.parameters
     ]
-    _table(["name", "type", "default", "help"], rows)
+    printing.table(["name", "type", "default", "help"], rows)
     return EXIT_OK
 
 
 def _tag(args) -> int:
     removed = params.tag_file(args.notebook, args.cell, tagged=True)
     moved = f" (removed from cell {', '.join(map(str, removed))})" if removed else ""
-    print(f"cell {args.cell} is the parameters cell{moved}")
+    printing.say(f"cell {args.cell} is the parameters cell{moved}")
     return EXIT_OK
 
 
@@ -206,7 +195,7 @@ def _untag(args) -> int:
     if cell is None:
         cell = params.parameters_cell_index(params.read_notebook(args.notebook))
     params.tag_file(args.notebook, cell, tagged=False)
-    print(f"cell {cell} is no longer tagged 'parameters'")
+    printing.say(f"cell {cell} is no longer tagged 'parameters'")
     return EXIT_OK
 
 
@@ -228,15 +217,15 @@ def _render(args) -> int:
                 (Path(args.output).parent / name).write_bytes(content)
         except OSError as e:
             raise MvdpError(f"Cannot write {args.output}: {e.strerror}") from None
-        print(
+        printing.say(
             f"wrote {args.output} (DAG {spec.pipeline}, {len(spec.points)} points)"
             f" and {', '.join(runtime_files())} next to it",
             file=sys.stderr,
         )
     else:
         sys.stdout.write(spec.dag_source)
-        print(
-            f"note: the DAG imports {', '.join(runtime_files())} (jupyter_mvdp/runtime.py): "
+        printing.say(
+            f"note: the DAG imports {', '.join(runtime_files())} (jupyter_mvdp/core/runtime.py): "
             "put it next to the DAG file, or render with -o",
             file=sys.stderr,
         )
@@ -253,7 +242,7 @@ def _run(args) -> int:
         background=False,
         pipeline=_pipeline(args),
     )
-    progress = _Progress(manager, run_id, quiet=args.json)
+    progress = printing.Progress(manager, run_id, quiet=args.json)
     stopped_by = None
     try:
         doc = manager.wait(run_id, interval=0.25, on_events=progress.update)
@@ -263,52 +252,53 @@ def _run(args) -> int:
         manager.cancel(run_id, reason=f"cancelled by {stopped_by}")
         doc = manager.wait(run_id, interval=0.25)
     progress.close()
-    doc = _from_cwd(manager.store, doc)
-    _warn(doc)
-    if args.json:
-        print(json.dumps(doc, indent=2))
-    else:
-        _print_run(doc)
+    doc = _show(manager, doc, args.json)
     return _signal_exit(stopped_by) if stopped_by else _exit_code(doc)
 
 
 def _status(args) -> int:
     manager = _manager(args, ".")
     if args.run_id is None:
-        docs = [
-            _from_cwd(manager.store, manager.store.document(r))
-            for r in manager.store.run_ids(manager.user)
-        ]
+        docs = [_from_cwd(manager, d) for d in manager.documents(manager.user)]
         if args.json:
             print(json.dumps({"runs": docs}, indent=2))
             return EXIT_OK
         rows = [
-            [d["run_id"], d["notebook"], d["target"], d["state"], _counts(d), _best(d)]
+            [
+                d["run_id"],
+                d["notebook"],
+                d["target"],
+                d["state"],
+                printing.counts(d),
+                printing.best(d),
+            ]
             for d in docs
         ]
-        _table(["run", "notebook", "target", "state", "points", "best"], rows)
+        printing.table(["run", "notebook", "target", "state", "points", "best"], rows)
         return EXIT_OK
-    doc = manager.store.document(args.run_id)
-    if (
-        doc["state"] in ("running", "unknown")
-        and doc["target"] != "local"
-        and doc["target"] in manager.targets
-    ):
+    doc = manager.document(args.run_id)
+    if doc["state"] in ("running", "unknown") and manager.follows_from_here(args.run_id):
         manager.sync(args.run_id)  # remote runs can be followed from any process
-        doc = manager.store.document(args.run_id)
-    doc = _from_cwd(manager.store, doc)
-    _warn(doc)
-    if args.json:
+        doc = manager.document(args.run_id)
+    doc = _show(manager, doc, args.json)
+    return _exit_code(doc) if doc["state"] not in ("queued", "running", "unknown") else EXIT_OK
+
+
+def _show(manager, doc: dict, as_json: bool) -> dict:
+    """Print a run: its warnings, then the document (--json) or its summary."""
+    doc = _from_cwd(manager, doc)
+    printing.warnings(doc)
+    if as_json:
         print(json.dumps(doc, indent=2))
     else:
-        _print_run(doc)
-    return _exit_code(doc) if doc["state"] not in ("queued", "running", "unknown") else EXIT_OK
+        printing.print_run(doc)
+    return doc
 
 
 def _cancel(args) -> int:
     manager = _manager(args, ".")
     manager.cancel(args.run_id)
-    print(f"cancel requested for {args.run_id}")
+    printing.say(f"cancel requested for {args.run_id}")
     return EXIT_OK
 
 
@@ -335,7 +325,6 @@ _COMMANDS = {
 
 def _manager(args, notebook: str):
     from ..service.manager import RunManager
-    from ..service.store import RunStore
     from ..targets import build_targets
 
     config = {}
@@ -344,51 +333,40 @@ def _manager(args, notebook: str):
             config = json.loads(Path(args.config).read_text())
         except (OSError, ValueError) as e:
             raise MvdpError(f"Cannot read the config file {args.config}: {e}") from None
-    root = project_root(Path(notebook).resolve())
+    root = project_root(_resolved(notebook))
     limit = getattr(args, "unreachable_limit", None)
-    return RunManager(
-        RunStore(args.db),
+    return RunManager.open(
+        args.db,
         build_targets(config.get("targets", {})),
         root_dir=root,
         **({"unreachable_limit": limit} if limit is not None else {}),
     )
 
 
-def project_root(path: Path) -> Path:
-    """The root the pipeline id and the outputs are relative to, whatever the working
-    directory: the git repository holding ``path``, else its folder. Run from the root of a
-    Jupyter server, the CLI and the lab name a notebook's pipeline the same."""
-    folder = path if path.is_dir() else path.parent
+def _resolved(path: str) -> Path:
     try:
-        out = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return folder
-    top = out.stdout.strip()
-    return Path(top).resolve() if out.returncode == 0 and top else folder
+        return Path(path).resolve()
+    except (ValueError, OSError) as e:  # a NUL byte, a loop of links
+        raise MvdpError(f"Cannot use the path {path!r}: {e}") from None
 
 
 def _rel(manager, notebook: str) -> str:
-    return str(Path(notebook).resolve().relative_to(manager.root))
+    return str(_resolved(notebook).relative_to(manager.root))
 
 
 def _pipeline(args) -> str | None:
     name = getattr(args, "pipeline", None)
-    if name is not None and not _PIPELINE_NAME.fullmatch(name):
+    if name is not None and not is_pipeline_name(name):
         raise MvdpError(
             f"--pipeline {name!r}: use letters, digits, '_', '.' and '-' (a valid Airflow DAG id)"
         )
     return name
 
 
-def _from_cwd(store, doc: dict) -> dict:
+def _from_cwd(manager, doc: dict) -> dict:
     """The document with output paths relative to the working directory (absolute when
     outside it): the store keeps them relative to the project root, which may be elsewhere."""
-    folder = Path(store.spec(doc["run_id"]).output_dir)  # every output is <folder>/<point>.ipynb
+    folder = manager.output_dir(doc["run_id"])  # every output is <folder>/<point>.ipynb
     cwd = Path.cwd().resolve()
 
     def fix(path: str | None) -> str | None:
@@ -401,11 +379,6 @@ def _from_cwd(store, doc: dict) -> dict:
     if doc.get("best"):
         doc["best"] = {**doc["best"], "output": fix(doc["best"]["output"])}
     return doc
-
-
-def _warn(doc: dict) -> None:
-    for warning in doc.get("warnings") or []:
-        print(f"jupyter mvdp: warning: {warning}", file=sys.stderr)
 
 
 def _load_plan(args) -> Plan:
@@ -439,87 +412,3 @@ def _exit_code(doc: dict) -> int:
     if doc["state"] != "success" or doc["outcome"] == "alert":
         return EXIT_RUN_FAILED
     return EXIT_OK
-
-
-def _counts(doc: dict) -> str:
-    return " ".join(f"{_SYMBOLS[k]}{v}" for k, v in doc["counts"].items() if v)
-
-
-def _best(doc: dict) -> str:
-    metric = doc["strategy"].get("metric")
-    if not doc["best"] or not metric:
-        return ""
-    return f"{metric}={format_value(doc['best']['metrics'].get(metric))}"
-
-
-class _Progress:
-    """A live line of point states on stderr, plus a line per finished point."""
-
-    def __init__(self, manager, run_id: str, quiet: bool):
-        self.manager, self.run_id, self.quiet = manager, run_id, quiet
-        self.start = time.monotonic()
-        self.tty = sys.stderr.isatty()
-
-    def update(self, events: list[dict]) -> None:
-        if self.quiet:
-            return
-        doc = self.manager.store.document(self.run_id)
-        params_of = {p["id"]: p for p in doc["points"]}
-        for e in events:
-            if e["kind"] == "point" and e["state"] in ("success", "failed"):
-                p = params_of[e["point_id"]]
-                values = " ".join(f"{k}={format_value(v)}" for k, v in p["parameters"].items())
-                result = e["error"] or " ".join(
-                    f"{k}={format_value(v)}" for k, v in p["metrics"].items()
-                )
-                self._line(f"{_SYMBOLS[e['state']]} {e['point_id']} {values}  {result}")
-            elif e["kind"] == "run" and e.get("message"):
-                self._line(f"run {e['state']}: {e['message']}")
-        status = f"[{time.monotonic() - self.start:5.1f}s] {doc['state']}  {_counts(doc)}"
-        if self.tty:
-            print(f"\r\033[K{status}", end="", file=sys.stderr, flush=True)
-
-    def _line(self, text: str) -> None:
-        prefix = "\r\033[K" if self.tty else ""
-        print(prefix + text, file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.tty and not self.quiet:
-            print(file=sys.stderr)
-
-
-def _print_run(doc: dict) -> None:
-    strategy = doc["strategy"]
-    metric, goal = strategy.get("metric"), strategy.get("goal", "max")
-    print(f"run {doc['run_id']}  pipeline {doc['pipeline']}  target {doc['target']}")
-    print(f"state {doc['state']}  strategy {strategy['kind']}  points {_counts(doc)}")
-    if doc["message"]:
-        print(f"message: {doc['message']}")
-    if doc["outcome"]:
-        print(f"canary: {doc['outcome']}: {doc['reason']}")
-    elif doc["reason"]:
-        print(f"stopped: {doc['reason']}")
-    rows = leaderboard(doc["points"], metric, goal)
-    names = sorted({k for p in doc["points"] for k in p["parameters"]})
-    metrics = numeric_metric_names(p["metrics"] for p in doc["points"])
-    table = [
-        [
-            str(r["rank"] or ""),
-            r["id"],
-            r["state"],
-            *(format_value(r["parameters"].get(n, "")) for n in names),
-            *(format_value(r["metrics"].get(m, "")) for m in metrics),
-            r["error"] or r["output"] or "",
-        ]
-        for r in rows
-    ]
-    print()
-    _table(["#", "point", "state", *names, *metrics, "output / error"], table)
-
-
-def _table(header: list[str], rows: list[list]) -> None:
-    rows = [[str(c) for c in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -23,9 +23,12 @@ def record(name: str, value: Any) -> None:
     """Record a JSON-serializable metric in the running notebook (scrapbook compatible)."""
     from IPython.display import display
 
-    payload = {"name": name, "data": value, "encoder": "json", "version": 1}
+    # text as scrapbook records it (the "text" encoder): "0.99" stays text, never a number
+    encoder = "text" if isinstance(value, str) else "json"
+    mimetype = SCRAP_MIMETYPE if encoder == "json" else runtime.SCRAP_PREFIX + "text+json"
+    payload = {"name": name, "data": value, "encoder": encoder, "version": 1}
     metadata = {"scrapbook": {"name": name, "data": True, "display": False}}
-    display({SCRAP_MIMETYPE: payload}, metadata=metadata, raw=True)
+    display({mimetype: payload}, metadata=metadata, raw=True)
 
 
 def read_metrics_file(path) -> dict[str, Any]:
@@ -37,13 +40,13 @@ def numeric_metric_names(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     """Names of metrics that hold numbers in any row, in first-seen order."""
     names: dict[str, None] = {}
     for metrics in rows:
-        for key, value in (metrics or {}).items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+        for key in metrics or {}:
+            if runtime.metric_value(metrics, key) is not None:
                 names.setdefault(key, None)
     return list(names)
 
 
 def format_value(value: Any) -> str:
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4g}"
+        return f"{value:.4g}" if math.isfinite(value) else repr(value)
     return str(value)

@@ -9,16 +9,49 @@ prints a magic's UsageError on stderr) the message is the cell's last stderr lin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 
 INJECTED_TAG = "injected-parameters"
 ERROR_MARKER_TAG = "papermill-error-cell-tag"  # papermill.execute.ERROR_MARKER_TAG
 
 
-def one_line(name: str, message: str) -> str:
-    """``Name: first line of the message`` (just the name when there is no message)."""
-    first = next((line.strip() for line in str(message).splitlines() if line.strip()), "")
-    return f"{name}: {first}" if first else name
+_EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning): \S.*")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_CHAINED = ("The above exception was the direct cause", "During handling of the above exception")
+_CAUSE_MAX = 300
+
+
+def one_line(name: str, message: str, traceback: Sequence[str] | None = None) -> str:
+    """``Name: first line of the message`` (just the name when there is no message), and the
+    cause where the first line is only a summary: the last exception line inside a long
+    message (scikit-learn's "All the 10 fits failed" ends with the fits' own error), or the
+    exception a chained one was raised from."""
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    text = f"{name}: {first}" if first else name
+    cause = _last_exception_line(lines[1:]) or _chained_cause(traceback or [])
+    if cause and cause not in text:
+        return f"{text} (cause: {cause[:_CAUSE_MAX]})"
+    return text
+
+
+def _last_exception_line(lines: Sequence[str]) -> str | None:
+    return next((line for line in reversed(lines) if _EXCEPTION_LINE.fullmatch(line)), None)
+
+
+def _chained_cause(traceback: Sequence[str]) -> str | None:
+    """The exception line just before "The above exception was the direct cause..."."""
+    lines = [
+        line.strip()
+        for chunk in traceback
+        for line in _ANSI.sub("", str(chunk)).splitlines()
+        if line.strip()
+    ]
+    for i, line in enumerate(lines):
+        if line.startswith(_CHAINED):
+            return _last_exception_line(lines[:i])
+    return None
 
 
 def notebook_error(nb: Mapping) -> str | None:
@@ -37,7 +70,7 @@ def notebook_error(nb: Mapping) -> str | None:
                     clean_exit = True  # papermill takes sys.exit() / sys.exit(0) for success
                     continue
                 return f"cell {index}: " + one_line(
-                    output.get("ename", ""), output.get("evalue", "")
+                    output.get("ename", ""), output.get("evalue", ""), output.get("traceback")
                 )
         failed = ((cell.get("metadata") or {}).get("papermill") or {}).get("exception")
         if failed and not clean_exit:

@@ -189,20 +189,40 @@ def python_parameters(source: str) -> list[Parameter]:
     found: dict[str, Parameter] = {}
     for stmt in tree.body:
         if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
-            targets, annotation = [stmt.target.id], stmt.annotation
-        elif isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets):
-            targets, annotation = [t.id for t in stmt.targets], None
+            pairs, annotation = [(stmt.target.id, stmt.value)], stmt.annotation
+        elif isinstance(stmt, ast.Assign):
+            pairs, annotation = _assigned(stmt), None
         else:
             continue
-        default = ast.get_source_segment(code, stmt.value) or ""
         help_text = comments.get(stmt.end_lineno, "")
         typed = _TYPE_COMMENT.match(help_text)  # papermill's "# type: List[str] help"
         if typed and annotation is None:
             annotation = ast.Constant(typed["type"])
             help_text = typed["help"]
-        for name in targets:
+        for name, value in pairs:
+            default = ast.get_source_segment(code, value) or ""
             found[name] = _parameter(name, annotation, code, default, help_text)
     return list(found.values())
+
+
+def _assigned(stmt: ast.Assign) -> list[tuple[str, ast.expr]]:
+    """(name, value) of each name an assignment binds: ``x = y = 1``, and tuple unpacking
+    ``a, b = 1, 2`` (papermill's injected cell assigns after it, so each name is a
+    parameter); a name unpacked from anything but a literal tuple of the same length gets
+    the whole value, a computed default."""
+    pairs: list[tuple[str, ast.expr]] = []
+    for target in stmt.targets:
+        if isinstance(target, ast.Name):
+            pairs.append((target.id, stmt.value))
+        elif isinstance(target, ast.Tuple | ast.List) and all(
+            isinstance(e, ast.Name) for e in target.elts
+        ):
+            value = stmt.value
+            if isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(target.elts):
+                pairs += [(e.id, v) for e, v in zip(target.elts, value.elts, strict=True)]
+            else:
+                pairs += [(e.id, value) for e in target.elts]
+    return pairs
 
 
 def _parameter(name: str, annotation, code: str, default: str, help_text: str) -> Parameter:

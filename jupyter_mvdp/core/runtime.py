@@ -48,19 +48,45 @@ def read_metrics(nb: Mapping) -> dict[str, Any]:
             if scrap.get("display") and not scrap.get("data") and "text/plain" in data:
                 text = data["text/plain"]
                 shown[scrap.get("name")] = "".join(text) if isinstance(text, list) else text
-    return {**{k: v for k, v in shown.items() if k is not None}, **metrics}
+    found = {**{k: v for k, v in shown.items() if k is not None}, **metrics}
+    return {str(k): json_safe(v) for k, v in found.items()}
 
 
 def _decode(mimetype: str, value: Any) -> Any:
     encoder = mimetype[len(SCRAP_PREFIX) :].removesuffix("+json")
     if encoder == "json" and isinstance(value, str):  # scrapbook's JsonEncoder.decode
-        try:
-            return json.loads(value)
+        try:  # strict JSON: the text "Infinity" or "NaN" stays text, never a number
+            return json.loads(value, parse_constant=_not_a_number)
         except ValueError:
             return value
     if encoder in ("json", "text"):
         return value if encoder == "json" or isinstance(value, str) else str(value)
     return f"<{encoder} scrap>"
+
+
+def _not_a_number(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+#: the largest integer a metric may be and still be a number (JSON clients read doubles)
+LARGEST_INT = 2**53
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as strict JSON can carry it: a number that is not finite (NaN, ±inf) or an
+    integer beyond ±2**53 becomes its text, inside lists and dicts too. What a notebook
+    recorded is kept and shown; it just never reaches a client as a bare ``Infinity``."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) <= LARGEST_INT else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return str(value)
 
 
 def _cells(nb: Mapping) -> list:
@@ -83,13 +109,17 @@ def read_metrics_file(path) -> dict[str, Any]:
 
 
 def metric_value(metrics: Mapping[str, Any] | None, metric: str | None) -> float | None:
-    """The metric from a point's metrics, when it is a real number."""
-    if not metrics or metric is None:
+    """The metric from a point's metrics, when it is a finite number: never NaN, ±inf, a
+    bool, text (not even "0.99") or an integer beyond ±2**53. Only these are ranked, decide
+    an early stop or a canary, or make a point the best."""
+    if not isinstance(metrics, Mapping) or metric is None:
         return None
     value = metrics.get(metric)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    if isinstance(value, int):
+        return float(value) if abs(value) <= LARGEST_INT else None
+    return value if math.isfinite(value) else None
 
 
 def is_better(a: float, b: float | None, goal: str) -> bool:
@@ -145,6 +175,28 @@ def unrecorded_warning(points: Iterable[Mapping[str, Any]], metric: str | None) 
     seen = f"recorded: {', '.join(names)}" if names else "no point recorded any metric"
     return (
         f"No point recorded the metric {metric!r} as a number ({seen}); check the strategy's metric"
+    )
+
+
+def unranked_warning(points: Iterable[Mapping[str, Any]], metric: str | None) -> str | None:
+    """A warning naming the points whose ``metric`` is there but is no finite number (text,
+    NaN, infinite, too large): they are shown as recorded and never ranked."""
+    if not metric:
+        return None
+    odd = [
+        p
+        for p in points
+        if isinstance(p.get("metrics"), Mapping)
+        and metric in p["metrics"]
+        and metric_value(p["metrics"], metric) is None
+    ]
+    if not odd:
+        return None
+    shown = ", ".join(f"{p.get('id')} ({str(p['metrics'][metric])[:40]!r})" for p in odd[:5])
+    more = f" and {len(odd) - 5} more" if len(odd) > 5 else ""
+    return (
+        f"{metric!r} is not a finite number at {shown}{more}: "
+        "those points are shown as recorded and not ranked"
     )
 
 

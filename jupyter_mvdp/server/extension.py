@@ -13,13 +13,12 @@ import asyncio
 import os
 import signal
 import sys
-from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop
 from traitlets import Dict, Float, Int, Type, Unicode, default
 
-from ..core import grid
+from ..core import events, grid
 from ..exceptions import MvdpError
 from ..service.manager import DEFAULT_UNREACHABLE_LIMIT, RunManager
 from ..service.store import RunStore, default_db_path
@@ -28,8 +27,7 @@ from ..targets import build_targets, target_class
 from .handlers import routes
 from .outputs import contents_saver
 
-EVENT_SCHEMA = Path(__file__).parent.parent / "event_schemas" / "run" / "v1.yaml"
-EVENT_SCHEMA_ID = "https://events.jupyter.org/jupyter_mvdp/run/v1"
+EVENT_SCHEMA, EVENT_SCHEMA_ID = events.SCHEMA_PATH, events.SCHEMA_ID
 
 
 class MvdpApp(ExtensionApp):

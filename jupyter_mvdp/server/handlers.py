@@ -18,7 +18,7 @@ from jupyter_server.utils import ensure_async
 from tornado import web
 
 from ..core import params
-from ..exceptions import MvdpError, NotebookNotFound, RunNotFound, TargetError
+from ..exceptions import MvdpError, NotebookNotFound, TargetError
 from . import documents
 
 AUTH_NOTEBOOKS, AUTH_PLANS, AUTH_TARGETS, AUTH_RUNS = (
@@ -170,7 +170,7 @@ class MetricsHandler(MvdpHandler):
     @authorized
     async def get(self):
         notebook = self.get_query_argument("notebook", "")
-        self.finish({"metrics": self.manager.store.known_metrics(notebook, self.user)})
+        self.finish({"metrics": self.manager.known_metrics(notebook, self.user)})
 
 
 class RunsHandler(MvdpHandler):
@@ -179,8 +179,7 @@ class RunsHandler(MvdpHandler):
     @web.authenticated
     @authorized
     async def get(self):
-        store = self.manager.store
-        self.finish({"runs": [store.document(r) for r in store.run_ids(self.user)]})
+        self.finish({"runs": self.manager.documents(self.user)})
 
     @web.authenticated
     @authorized
@@ -195,7 +194,7 @@ class RunsHandler(MvdpHandler):
         await asyncio.to_thread(manager.target(spec.target).check)
         run_id = await asyncio.to_thread(manager.start, spec, True, self.user)
         self.set_status(202)
-        self.finish(self.manager.store.document(run_id, self.user))
+        self.finish(self.manager.document(run_id, self.user))
 
 
 class RunHandler(MvdpHandler):
@@ -204,7 +203,7 @@ class RunHandler(MvdpHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str):
-        self.finish(self.manager.store.document(run_id, self.user))
+        self.finish(self.manager.document(run_id, self.user))
 
     @web.authenticated
     @authorized
@@ -222,7 +221,7 @@ class CancelHandler(MvdpHandler):
     @authorized
     async def post(self, run_id: str):
         await asyncio.to_thread(self.manager.cancel, run_id, self.user)
-        self.finish(self.manager.store.document(run_id, self.user))
+        self.finish(self.manager.document(run_id, self.user))
 
 
 class DagHandler(MvdpHandler):
@@ -231,8 +230,7 @@ class DagHandler(MvdpHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str):
-        self.manager.store.document(run_id, self.user)  # 404 for someone else's run
-        self.finish({"source": self.manager.store.dag_source(run_id) or ""})
+        self.finish({"source": self.manager.dag_source(run_id, self.user)})
 
 
 class LogHandler(MvdpHandler):
@@ -241,14 +239,8 @@ class LogHandler(MvdpHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str, point_id: str):
-        self.manager.store.document(run_id, self.user)
-        spec = self.manager.store.spec(run_id)
-        if point_id not in {p.id for p in spec.points} and not (
-            point_id == "deploy" and spec.deploy_notebook
-        ):
-            raise RunNotFound(f"Run {run_id} has no point {point_id!r}")
-        target = self.manager.target(spec.target)
-        self.finish({"log": await asyncio.to_thread(target.logs, spec, point_id)})
+        log = await asyncio.to_thread(self.manager.point_log, run_id, point_id, self.user)
+        self.finish({"log": log})
 
 
 class StatusHandler(MvdpHandler):
@@ -262,7 +254,7 @@ class StatusHandler(MvdpHandler):
         watcher = self.settings["mvdp_watcher"]
         self.finish(
             {
-                "active_runs": len(self.manager.store.active_run_ids()),
+                "active_runs": len(self.manager.active_runs()),
                 "polls": watcher.polls,
                 "poll_interval": watcher.interval,
             }

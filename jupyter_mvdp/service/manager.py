@@ -2,68 +2,40 @@
 
 ``submit`` validates the plan against the notebook, expands and orders the grid, renders the
 DAG, records the run, and hands it to the target (inline for the CLI, in a thread for the
-server so the request returns at once). ``sync`` polls the target once, diffs against the
-store, persists what changed, brings finished output notebooks into the workspace and returns
-(and emits) one event per change, so nothing already reported is reported twice, even across
-a restart.
+server so the request returns at once). ``sync`` follows a run once (sync.py). Handlers and
+the CLI speak to the manager only, never to its store: what they read of a run is the run
+document (``core.document``).
 """
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import logging
 import os
-import re
-import secrets
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..core import grid, params, strategies
-from ..core.metrics import read_metrics_file
-from ..core.models import FINISHED_POINT_STATES, FINISHED_RUN_STATES, Plan, Point, RunSpec
-from ..core.notebook_errors import notebook_error
-from ..exceptions import (
-    MvdpError,
-    NoKernel,
-    RunConflict,
-    TargetAuthError,
-    TargetUnreachable,
-    UnknownTarget,
-)
+from ..core import events, grid, params, strategies
+from ..core.document import run_document
+from ..core.models import FINISHED_RUN_STATES, Plan, Point, RunSpec
+from ..core.naming import current_user, legacy_pipeline_id, new_run_id, pipeline_id
+from ..exceptions import MvdpError, NoKernel, RunConflict, RunNotFound, UnknownTarget
 from ..targets.base import Target
+from . import champion
+from .output_import import OutputImporter, SaveOutput
 from .paths import PathResolver
 from .store import RunStore
+from .sync import RunSync
+from .unreachable import DEFAULT_UNREACHABLE_LIMIT, UnreachablePolicy
 
 log = logging.getLogger("jupyter_mvdp")
 Emit = Callable[[dict], None]
-#: seconds a run's target may stay unreachable before the run is reported "unknown"
-DEFAULT_UNREACHABLE_LIMIT = 300.0
-_TARGET_TITLES = {"airflow": "Airflow", "astro": "Astro"}
 
-
-def current_user() -> str:
-    """JupyterHub's user where set (per-user servers), else the OS user."""
-    return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
-
-
-def pipeline_id(user: str, notebook: str) -> str:
-    """A DAG id that carries the user and the notebook, unique per notebook path."""
-    stem = re.sub(r"[^A-Za-z0-9_]+", "_", Path(notebook).stem).strip("_") or "notebook"
-    who = re.sub(r"[^A-Za-z0-9_]+", "_", user).strip("_") or "user"
-    digest = hashlib.sha1(notebook.encode()).hexdigest()[:6]
-    return f"mvdp_{who}_{stem}_{digest}"
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+__all__ = ["DEFAULT_UNREACHABLE_LIMIT", "RunManager", "new_run_id", "pipeline_id"]
 
 
 def _alive(pid: int) -> bool:
@@ -74,19 +46,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _failure_of(path: Path) -> str | None:
-    """Why a remote point's output notebook failed (``cell N: Name: message``)."""
-    try:
-        return notebook_error(params.read_notebook(path))
-    except MvdpError:
-        return None
-
-
-def new_run_id() -> str:
-    """Sortable by time, unique by 64 random bits (a clash needs ~4 billion runs a second)."""
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(8)
 
 
 class RunManager:
@@ -101,7 +60,7 @@ class RunManager:
         grid_limit: int = grid.DEFAULT_LIMIT,
         default_target: str = "local",
         emit: Emit | None = None,
-        save_output=None,
+        save_output: SaveOutput | None = None,
         allow_hidden: bool = False,
         poll_interval: float = 1.0,
         unreachable_limit: float = DEFAULT_UNREACHABLE_LIMIT,
@@ -115,12 +74,33 @@ class RunManager:
         self.grid_limit = grid_limit
         self.default_target = default_target
         self.emit = emit or (lambda event: None)
-        #: outputs.contents_saver in the server: remote outputs go through the contents manager
-        self.save_output = save_output
-        self.poll_interval = poll_interval  # said in the "unreachable" message
-        self.unreachable_limit = unreachable_limit
-        self._sync_lock = threading.Lock()
-        self._specs: dict[str, RunSpec] = {}  # of runs being synced: parsed once, not per poll
+        self.unreachable = UnreachablePolicy(unreachable_limit, poll_interval)
+        #: server.outputs.contents_saver in the server: outputs go through the contents manager
+        self.outputs = OutputImporter(self.root, save_output)
+        self._sync = RunSync(store, targets, self.outputs, self.unreachable, self._emit)
+
+    @classmethod
+    def open(cls, db_path: str | Path | None, targets: dict[str, Target], **kwargs) -> RunManager:
+        """A manager over the run store at ``db_path`` (default: ``$MVDP_DB`` or the Jupyter
+        data dir), as the CLI uses it."""
+        return cls(RunStore(db_path), targets, **kwargs)
+
+    @property
+    def poll_interval(self) -> float:
+        """How often runs are polled (said in the "unreachable" message)."""
+        return self.unreachable.poll_interval
+
+    @poll_interval.setter
+    def poll_interval(self, value: float) -> None:
+        self.unreachable.poll_interval = value
+
+    @property
+    def unreachable_limit(self) -> float:
+        return self.unreachable.limit
+
+    @unreachable_limit.setter
+    def unreachable_limit(self, value: float) -> None:
+        self.unreachable.limit = value
 
     # --- paths ------------------------------------------------------------------------
 
@@ -222,13 +202,14 @@ class RunManager:
         if not points:  # an empty grid runs the notebook's defaults once (no injected cell)
             points = [Point(grid.point_id({}), {})]
         rel = self.relative(path)
-        pipeline = pipeline or pipeline_id(user or self.user, rel)
+        owner = user or self.user
+        legacy = None if pipeline else (legacy_pipeline_id(owner, rel), owner, rel)
+        pipeline = pipeline or pipeline_id(owner, rel)
         run_id = new_run_id()
-        champion = None
+        best = None
         if plan.strategy.kind == "canary":
-            stored = self.store.champion(pipeline)
-            if stored and stored["metric"] == plan.strategy.metric:
-                champion = stored["value"]
+            metric = plan.strategy.metric
+            best = champion.champion_value(self.store, pipeline, metric, legacy)
         spec = RunSpec(
             run_id=run_id,
             pipeline=pipeline,
@@ -238,7 +219,7 @@ class RunManager:
             points=points,
             output_dir=str(self.root / self.outputs_dir / pipeline / run_id),
             target=target.name,
-            champion=champion,
+            champion=best,
             deploy_notebook=str(deploy_notebook) if deploy_notebook else None,
             kernel=kernel,
         )
@@ -264,7 +245,7 @@ class RunManager:
 
     def start(self, spec: RunSpec, background: bool, user: str | None = None) -> str:
         """Record a prepared run and productionize it (in a thread when ``background``)."""
-        if self.targets[spec.target].writes_workspace:
+        if self.targets[spec.target].capabilities.runs_in_process:
             spec.extra["owner_pid"] = os.getpid()  # a local run lives in this process
         self.store.create(spec, notebook=self.relative(spec.notebook), user=user or self.user)
         if background:
@@ -283,9 +264,7 @@ class RunManager:
 
         def progress(step: str) -> None:
             self.store.update_run(spec.run_id, progress=step)
-            self._emit(
-                spec.run_id, [{"kind": "run", "state": "queued", "progress": step, "message": None}]
-            )
+            self._emit(spec.run_id, [events.run_changed("queued", step, None)])
 
         try:
             target.productionize(spec, progress)
@@ -304,10 +283,7 @@ class RunManager:
             return
         self.store.update_spec(spec)
         self.store.update_run(spec.run_id, state="running")
-        self._emit(
-            spec.run_id,
-            [{"kind": "run", "state": "running", "progress": "triggered", "message": None}],
-        )
+        self._emit(spec.run_id, [events.run_changed("running", "triggered", None)])
 
     def _fail(self, run_id: str, message: str) -> None:
         self._end(run_id, "failed", message)
@@ -321,14 +297,15 @@ class RunManager:
                 self._fail(run_id, f"target {spec.target!r} is no longer configured")
                 continue
             queued = self.store.run_state(run_id)["state"] == "queued"
-            if queued and not target.writes_workspace and not spec.extra.get("dag_run_id"):
+            in_process = target.capabilities.runs_in_process
+            if queued and not in_process and not spec.extra.get("dag_run_id"):
                 self._fail(run_id, "the server stopped before the run was triggered; run it again")
                 continue
             try:
-                if target.writes_workspace:  # a local run: this process hosts it from now on
+                if in_process:  # a local run: this process hosts it from now on
                     spec.extra["owner_pid"] = os.getpid()
                     self.store.update_spec(spec)
-                    self._specs.pop(run_id, None)
+                    self._sync.forget(run_id)
                 target.resume(spec, self.store.points(run_id))
             except MvdpError as e:
                 self._fail(run_id, e.message)
@@ -337,190 +314,16 @@ class RunManager:
                 self.store.update_run(run_id, state="running")
 
     def sync(self, run_id: str) -> list[dict]:
-        """Poll the target once and record + emit what changed."""
-        with self._sync_lock:
-            return self._sync(run_id)
+        """Poll the run's target once and record + emit what changed (sync.py)."""
+        return self._sync.sync(run_id)
 
-    def _sync(self, run_id: str) -> list[dict]:
-        stored = self.store.run_state(run_id)
-        if stored["state"] not in ("running", "unknown"):  # not triggered yet, or over
-            self._specs.pop(run_id, None)
-            return []
-        spec = self._specs.get(run_id) or self._specs.setdefault(run_id, self.store.spec(run_id))
-        target = self.targets[spec.target]
-        try:
-            snap = target.poll(spec)
-        except (TargetUnreachable, TargetAuthError) as e:
-            return self._unreachable(run_id, target, stored, e)
-        before = self.store.points(run_id)
-        changed = {}
-        events: list[dict] = []
-        for pid, now in snap.points.items():
-            old = before.get(pid)
-            if old is None:
-                continue
-            if now.state in FINISHED_POINT_STATES and now.state != old.state:
-                now.output, now.metrics, problem = self._bring_output(target, spec, pid, now)
-                if problem and now.state == "success":  # the point keeps its target's state
-                    now.error = problem
-                elif now.state == "failed" and now.output and not target.writes_workspace:
-                    # the notebook's own exception where it has one, else the log's line
-                    now.error = _failure_of(self.root / now.output) or now.error
-            elif now.state in FINISHED_POINT_STATES:
-                now.output, now.metrics = old.output, now.metrics or old.metrics
-                now.error = now.error or old.error
-            else:
-                now.output, now.metrics = old.output, now.metrics or old.metrics
-            if (now.state, now.error, now.output, now.tries) != (
-                old.state,
-                old.error,
-                old.output,
-                old.tries,
-            ) or now.metrics != old.metrics:
-                changed[pid] = now
-                if now.state != old.state or len(now.tries) != len(old.tries):
-                    events.append(
-                        {
-                            "kind": "point",
-                            "point_id": pid,
-                            "state": now.state,
-                            "error": now.error,
-                            "output": now.output,
-                            "tries": now.tries,
-                        }
-                    )
-                if now.metrics and now.metrics != old.metrics:
-                    events.append({"kind": "metrics", "point_id": pid, "metrics": now.metrics})
-        if snap.state in FINISHED_RUN_STATES:  # points the target lost track of end with it
-            for pid, old in before.items():
-                if pid not in snap.points and old.state not in FINISHED_POINT_STATES:
-                    changed[pid] = replace(old, state="failed", error=snap.message, finished=None)
-                    events.append(
-                        {
-                            "kind": "point",
-                            "point_id": pid,
-                            "state": "failed",
-                            "error": snap.message,
-                            "output": old.output,
-                            "tries": old.tries,
-                        }
-                    )
-        if changed:
-            self.store.update_points(run_id, changed)
-        run_fields: dict[str, Any] = {}
-        if snap.outcome and snap.outcome != stored["outcome"]:
-            run_fields.update(outcome=snap.outcome, reason=snap.reason)
-            events.append({"kind": "outcome", "outcome": snap.outcome, "reason": snap.reason})
-            if snap.outcome == "deploy":
-                self._crown(spec)
-        elif snap.reason and snap.reason != stored["reason"]:
-            run_fields["reason"] = snap.reason
-        back = stored["unreachable_since"] is not None  # the target answers again
-        if back or snap.state != stored["state"] or snap.message != stored["message"]:
-            run_fields.update(state=snap.state, message=snap.message, unreachable_since=None)
-            events.append(
-                {
-                    "kind": "run",
-                    "state": snap.state,
-                    "progress": stored["progress"],
-                    "message": snap.message,
-                    "unreachable_since": None,
-                }
-            )
-        if run_fields:
-            self.store.update_run(run_id, **run_fields)
-        self._emit(run_id, events)
-        return events
-
-    def _unreachable(self, run_id: str, target: Target, stored: dict, error: MvdpError) -> list:
-        """A poll failed: say so on the run (since when, how often it is retried) and, past
-        ``unreachable_limit``, report the run "unknown" rather than "running"."""
-        now = time.time()
-        since = stored["unreachable_since"] or now
-        when = time.strftime("%H:%M:%S", time.localtime(since))
-        title = _TARGET_TITLES.get(target.kind, target.name)
-        if isinstance(error, TargetUnreachable):
-            message = f"{title} unreachable since {when}; retrying every {self.poll_interval:g} s"
-        else:
-            message = f"{error.message} (since {when}); retrying every {self.poll_interval:g} s"
-        state = "unknown" if now - since > self.unreachable_limit else stored["state"]
-        if (state, message, since) == (
-            stored["state"],
-            stored["message"],
-            stored["unreachable_since"],
-        ):
-            return []
-        self.store.update_run(run_id, state=state, message=message, unreachable_since=since)
-        events = [
-            {
-                "kind": "run",
-                "state": state,
-                "progress": stored["progress"],
-                "message": message,
-                "unreachable_since": since,
-            }
-        ]
-        self._emit(run_id, events)
-        return events
-
-    def _bring_output(
-        self, target: Target, spec: RunSpec, pid: str, status
-    ) -> tuple[str | None, dict, str | None]:
-        """Copy a finished point's notebook into the workspace; read its metrics if needed.
-        Returns (output, metrics, why the output could not be read back or None)."""
-        dest = Path(spec.output_dir) / f"{pid}.ipynb"
-        through_contents = self.save_output is not None and not target.writes_workspace
-        if through_contents:
-            staging = Path(tempfile.mkdtemp(prefix="mvdp-output-"))
-            fetch_to = staging / dest.name
-        else:
-            fetch_to = dest
-        problem = "its output notebook is missing"
-        try:
-            got = target.fetch_output(spec, pid, fetch_to)
-        except (MvdpError, OSError) as e:
-            problem = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
-            log.warning("output of %s/%s not fetched: %s", spec.run_id, pid, problem)
-            got = None
-        if got is None:
-            if through_contents:
-                shutil.rmtree(staging, ignore_errors=True)
-            return None, status.metrics, problem
-        metrics, problem = status.metrics, None
-        if not metrics:
-            try:
-                metrics = read_metrics_file(got)
-            except Exception as e:  # a half-written or damaged notebook has no metrics
-                metrics, problem = {}, f"its output notebook cannot be read: {_first_line(e)}"
-        if through_contents:
-            try:
-                self.save_output(self.relative(dest), got)
-            finally:
-                shutil.rmtree(got.parent, ignore_errors=True)
-            return self.relative(dest), metrics, problem
-        return self.relative(got), metrics, problem
-
-    def _crown(self, spec: RunSpec) -> None:
-        strategy = spec.plan.strategy
-        top = strategies.best(
-            (
-                (pid, s.metrics)
-                for pid, s in self.store.points(spec.run_id).items()
-                if s.state == "success"
-            ),
-            strategy.metric,
-            strategy.goal,
-        )
-        if top:
-            self.store.set_champion(spec.pipeline, strategy.metric, top[1], spec.run_id, top[0])
-
-    def _emit(self, run_id: str, events: list[dict]) -> None:
-        if not events:
+    def _emit(self, run_id: str, said: list[dict]) -> None:
+        if not said:
             return
-        seq = self.store.next_seq(run_id, len(events))
+        seq = self.store.next_seq(run_id, len(said))
         user = self.store.run_state(run_id)["user"]
-        for i, event in enumerate(events):
-            event.update(run_id=run_id, user=user, seq=seq + i)
+        for i, event in enumerate(said):
+            said[i] = event = events.stamped(event, run_id=run_id, user=user, seq=seq + i)
             try:
                 self.emit(event)
             except Exception:
@@ -528,13 +331,13 @@ class RunManager:
 
     def cancel(self, run_id: str, user: str | None = None, reason: str | None = None) -> dict:
         """Stop a run; ``reason`` (e.g. the signal that stopped the CLI) becomes its message."""
-        doc = self.store.document(run_id, user)
+        doc = self.document(run_id, user)
         if doc["state"] in FINISHED_RUN_STATES:
             raise RunConflict(f"Run {run_id} already ended ({doc['state']}); nothing to cancel")
         spec = self.store.spec(run_id)
         if doc["state"] == "queued":  # not handed to its target yet: nothing runs
             self._end(run_id, "cancelled", reason or "cancelled before it started")
-            return self.store.document(run_id, user)
+            return self.document(run_id, user)
         try:
             self.targets[spec.target].cancel(spec, reason)
         except RunConflict:  # a local run whose process is gone: nothing runs it any more
@@ -557,15 +360,13 @@ class RunManager:
 
     def _end(self, run_id: str, state: str, message: str) -> None:
         self.store.update_run(run_id, state=state, message=message)
-        self._emit(run_id, [{"kind": "run", "state": state, "progress": None, "message": message}])
+        self._emit(run_id, [events.run_changed(state, None, message)])
 
     def delete(self, run_id: str, user: str | None = None, outputs: bool = False) -> None:
-        doc = self.store.document(run_id, user)
-        if doc["state"] not in FINISHED_RUN_STATES:
-            raise RunConflict(f"Run {run_id} is still {doc['state']}; cancel it first")
+        state = self.store.run_record(run_id, user)["state"]
+        if state not in FINISHED_RUN_STATES:
+            raise RunConflict(f"Run {run_id} is still {state}; cancel it first")
         if outputs:
-            import shutil
-
             shutil.rmtree(self.store.spec(run_id).output_dir, ignore_errors=True)
         self.store.delete(run_id)
 
@@ -582,5 +383,47 @@ class RunManager:
             if events and on_events:
                 on_events(events)
             if self.store.run_state(run_id)["state"] in FINISHED_RUN_STATES:
-                return self.store.document(run_id)
+                return self.document(run_id)
             time.sleep(interval)
+
+    # --- reading: what handlers and the CLI see of runs ------------------------------------
+
+    def document(self, run_id: str, user: str | None = None) -> dict:
+        """The run as the REST API and `jupyter mvdp status --json` show it (docs/api.md);
+        RunNotFound when it is not ``user``'s."""
+        return run_document(self.store.run_record(run_id, user))
+
+    def documents(self, user: str | None = None) -> list[dict]:
+        """``user``'s runs (every run without one), newest first."""
+        return [self.document(r) for r in self.store.run_ids(user)]
+
+    def dag_source(self, run_id: str, user: str | None = None) -> str:
+        self.store.run_record(run_id, user)  # RunNotFound for someone else's run
+        return self.store.dag_source(run_id) or ""
+
+    def output_dir(self, run_id: str) -> Path:
+        """Where the run's output notebooks are: ``<folder>/<point id>.ipynb``."""
+        return Path(self.store.spec(run_id).output_dir)
+
+    def known_metrics(self, notebook: str, user: str | None = None) -> list[str]:
+        """Metric names recorded by earlier runs of ``notebook`` (the panel's choices)."""
+        return self.store.known_metrics(notebook, user)
+
+    def active_runs(self) -> list[str]:
+        return self.store.active_run_ids()
+
+    def point_log(self, run_id: str, point_id: str, user: str | None = None) -> str:
+        """A point's log, read from its target."""
+        self.store.run_record(run_id, user)  # RunNotFound for someone else's run
+        spec = self.store.spec(run_id)
+        if point_id not in {p.id for p in spec.points} and not (
+            point_id == "deploy" and spec.deploy_notebook
+        ):
+            raise RunNotFound(f"Run {run_id} has no point {point_id!r}")
+        return self.target(spec.target).logs(spec, point_id)
+
+    def follows_from_here(self, run_id: str) -> bool:
+        """Can this process follow the run (poll its target)? A run hosted by another
+        process (the local runner's) is followed by that process only."""
+        target = self.targets.get(self.store.spec(run_id).target)
+        return target is not None and not target.capabilities.runs_in_process

@@ -17,15 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..core.models import (
-    FINISHED_RUN_STATES,
-    POINT_STATES,
-    Plan,
-    Point,
-    PointStatus,
-    RunSpec,
-)
-from ..core.runtime import leaderboard, unrecorded_warning
+from ..core.models import FINISHED_RUN_STATES, Plan, Point, PointStatus, RunSpec
+from ..core.runtime import metric_value
 from ..exceptions import RunNotFound
 
 _SCHEMA = """
@@ -314,56 +307,16 @@ class RunStore:
             rows = db.execute(query, args).fetchall()
         names: dict[str, None] = {}
         for r in rows:
-            for key, value in json.loads(r["metrics"]).items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
+            metrics = json.loads(r["metrics"])
+            for key in metrics if isinstance(metrics, dict) else ():
+                if metric_value(metrics, key) is not None:
                     names.setdefault(key, None)
         return list(names)
 
-    def document(self, run_id: str, user: str | None = None) -> dict:
-        """The run as the REST API and `jupyter mvdp status --json` show it (docs/api.md)."""
-        row = self._row(run_id, user)
-        spec_doc = json.loads(row["spec"])
-        strategy = spec_doc["plan"]["strategy"]
-        params = {p["id"]: p["parameters"] for p in spec_doc["points"]}
-        points = []
-        for i, (pid, status) in enumerate(self.points(run_id).items()):
-            points.append(
-                {"id": pid, "index": i, "parameters": params.get(pid, {}), **status.to_json()}
-            )
-        counts = dict.fromkeys(POINT_STATES, 0)
-        for p in points:
-            counts[p["state"]] += 1
-        metric, goal = strategy.get("metric"), strategy.get("goal", "max")
-        ranked = leaderboard(points, metric, goal) if metric else []
-        best = ranked[0] if ranked and ranked[0]["rank"] == 1 else None  # succeeded only
-        ranks = {r["id"]: r["rank"] for r in ranked}
-        for p in points:  # the leaderboard's order, for every client (None: not ranked)
-            p["rank"] = ranks.get(p["id"])
-        warning = (
-            unrecorded_warning(points, metric)
-            if row["state"] not in ("queued", "running")
-            else None
-        )
-        return {
-            "run_id": row["run_id"],
-            "pipeline": row["pipeline"],
-            "notebook": row["notebook"],
-            "target": row["target"],
-            "state": row["state"],
-            "progress": row["progress"],
-            "strategy": strategy,
-            "plan": spec_doc["plan"],
-            "outcome": row["outcome"],
-            "reason": row["reason"],
-            "message": row["message"],
-            "unreachable_since": row["unreachable_since"],
-            "created": row["created"],
-            "updated": row["updated"],
-            "finished": row["finished"],
-            "counts": counts,
-            "points": points,
-            "best": (
-                {k: best[k] for k in ("id", "parameters", "metrics", "output")} if best else None
-            ),
-            "warnings": [warning] if warning else [],
-        }
+    def run_record(self, run_id: str, user: str | None = None) -> dict:
+        """The stored run: its fields, ``spec`` as JSON (plan and points) and ``points``,
+        every point's status in the strategy's order (``core.document`` shows it)."""
+        row = dict(self._row(run_id, user))
+        row["spec"] = json.loads(row["spec"])
+        row["points"] = self.points(run_id)
+        return row

@@ -37,7 +37,7 @@ class Watcher:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
-            for run_id in self.manager.store.active_run_ids():
+            for run_id in self.manager.active_runs():
                 try:
                     await loop.run_in_executor(None, self.manager.sync, run_id)
                     self.polls += 1

@@ -2,18 +2,20 @@
 
 The base class owns the sequence of a productionize (deploy, then trigger); subclasses fill
 the steps, as papermill's engines do. Targets are built from traitlets config by the server
-extension and from CLI options by the CLI; a registry maps kind names to classes.
+extension and from CLI options by the CLI; the registry (registry.py) maps kind names to
+classes. A target declares what it can do (``Capabilities``): the CLI, the handlers and the
+lab read those, never a target's name.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..core.models import PointStatus, RunSpec, Snapshot
-from ..exceptions import UnknownTarget
 
 Progress = Callable[[str], None]
 
@@ -22,12 +24,33 @@ def _silent(_: str) -> None:
     pass
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a target can do, as jupyter-scheduler's ``supported_features``: read by the CLI,
+    the handlers and the lab (``GET /mvdp/targets``) instead of testing target names."""
+
+    #: runs an Airflow DAG (else the DAG is only shown: what an Airflow target would run)
+    has_dag: bool = True
+    #: a run can be stopped from here
+    can_cancel: bool = True
+    #: a point's log can be read back (``logs``)
+    reads_logs: bool = True
+    #: forks each point's kernel from a warm process (the notebook's imports done)
+    warm_kernels: bool = False
+    #: output notebooks are written straight into the workspace
+    writes_workspace: bool = False
+    #: a run lives in the process that started it: another process cannot follow it
+    runs_in_process: bool = False
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
 class Target(ABC):
     """A place that runs plans: the embedded local runner, an Airflow deployment, Astro."""
 
     kind: ClassVar[str]
-    #: True when output notebooks are written straight into the workspace (the local runner).
-    writes_workspace: ClassVar[bool] = False
+    capabilities: ClassVar[Capabilities] = Capabilities()
     #: Setting names whose values must never leave the server (browser, logs, DAGs).
     secret_settings: ClassVar[tuple[str, ...]] = ()
 
@@ -42,7 +65,12 @@ class Target(ABC):
             for k, v in self.settings.items()
             if k not in self.secret_settings and v is not None
         }
-        return {"name": self.name, "kind": self.kind, "settings": public}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "settings": public,
+            "capabilities": self.capabilities.to_json(),
+        }
 
     def locations(self, spec: RunSpec) -> tuple[str, str]:
         """Where the target's workers see (the input notebook, the outputs base folder) of a
@@ -114,23 +142,3 @@ class Target(ABC):
 
     def remove(self, pipeline: str) -> None:
         """Delete a deployed pipeline."""
-
-
-_REGISTRY: dict[str, type[Target]] = {}
-
-
-def register(cls: type[Target]) -> type[Target]:
-    """Class decorator: make a target kind available by name."""
-    _REGISTRY[cls.kind] = cls
-    return cls
-
-
-def target_class(kind: str) -> type[Target]:
-    from . import load_builtin
-
-    load_builtin()
-    try:
-        return _REGISTRY[kind]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY))
-        raise UnknownTarget(f"Unknown target kind {kind!r}; known kinds: {known}") from None

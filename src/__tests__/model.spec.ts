@@ -5,21 +5,23 @@ import {
   canonical,
   emptyAxis,
   formFromPlan,
-  parseValue,
   splitValues
 } from '../model';
 import {
   applyEvent,
+  byRank,
   columnFormat,
   compareChoices,
   heatmapSpec,
-  leaderboard,
   plotSpec,
+  rankedPoints,
   rankRows,
+  sortedBy,
   sweptParameters,
   triesLines,
   wantsLogScale
 } from '../results';
+import { isNumericType } from '../values';
 
 const param = (name: string, type: string): IParameter => ({
   name,
@@ -67,32 +69,6 @@ const run = (points: IPoint[]): IRun => ({
   },
   points,
   best: null
-});
-
-describe('parseValue', () => {
-  it.each([
-    ['3', 'int', 3],
-    ['-7', 'int', -7],
-    ['0.5', 'float', 0.5],
-    ['2', 'float', 2],
-    ['true', 'bool', true],
-    ['No', 'bool', false],
-    ['"gini"', 'str', 'gini'],
-    ['entropy', 'str', 'entropy'],
-    ['None', 'int', null],
-    ['[1, 2]', 'None', [1, 2]]
-  ])('%s as %s', (text, type, expected) => {
-    expect(parseValue(text, type)).toEqual({ value: expected });
-  });
-
-  it.each([
-    ['3.5', 'int', '3.5 is not an int'],
-    ['x', 'float', 'x is not a number'],
-    ['maybe', 'bool', 'maybe is not true or false'],
-    ['', 'int', '(empty) is not an int']
-  ])('rejects %s as %s', (text, type, error) => {
-    expect(parseValue(text, type)).toEqual({ error });
-  });
 });
 
 describe('grid editor', () => {
@@ -233,6 +209,44 @@ describe('retries', () => {
   });
 });
 
+describe('limits from the plan schema', () => {
+  it('names the bounds of every number, strategy options too', () => {
+    const form = {
+      ...formFromPlan({ grid: {}, strategy: { kind: 'grid' } }),
+      parallelism: '2000',
+      timeout: '0',
+      strategy: {
+        kind: 'early_stop' as const,
+        metric: 'accuracy',
+        target: 0.9,
+        budget: 0,
+        seed: 1.5,
+        tolerance: 0.1 // a canary option: not an early stop's
+      }
+    };
+    const { plan, errors } = buildPlan(form, []);
+    expect(errors).toEqual({
+      parallelism: 'parallelism must be a whole number from 1 to 1024',
+      timeout: 'timeout must be a number of seconds above 0, at most 2592000',
+      'strategy.budget': 'budget must be a whole number, 1 or more',
+      'strategy.seed': 'seed must be a whole number'
+    });
+    expect(plan.strategy).toEqual({
+      kind: 'early_stop',
+      metric: 'accuracy',
+      target: 0.9
+    });
+  });
+
+  it('offers a range for numeric types, unions included', () => {
+    expect(isNumericType('Optional[int]')).toBe(true);
+    expect(isNumericType('float | None')).toBe(true);
+    expect(isNumericType('str')).toBe(false);
+    expect(isNumericType("Literal['a']")).toBe(false);
+    expect(isNumericType('None')).toBe(false);
+  });
+});
+
 describe('plan saved in the notebook', () => {
   it('restores the form it was built from', () => {
     const parameters = [
@@ -306,7 +320,7 @@ describe('run views', () => {
     expect(columnFormat(['gini'])('gini')).toBe('gini');
   });
 
-  it('marks ties, shares their rank and folds skipped points apart', () => {
+  it("marks ties, keeps the server's ranks and folds skipped points apart", () => {
     const skipped = { ...point('s', 3, 4), state: 'skipped' as const };
     const { rows, skipped: folded } = rankRows(
       run([
@@ -320,10 +334,37 @@ describe('run views', () => {
     expect(rows.map(r => [r.point.id, r.rank, r.tie])).toEqual([
       ['b', 1, false],
       ['a', 2, true],
-      ['c', 2, true],
+      ['c', 3, true],
       ['e', null, false]
     ]);
     expect(folded.map(p => p.id)).toEqual(['s']);
+  });
+
+  it("shows the server's ranks, and ranks as it does once events change the points", () => {
+    const ranked = (p: IPoint, rank: number | null) => ({ ...p, rank });
+    let r: any = run([
+      ranked(point('a', 0, 1, 0.8), 1),
+      ranked(point('b', 1, 2, 0.7), 2),
+      ranked(point('q', 2, 3), null)
+    ]);
+    const ids = () => rankRows(r).rows.map(row => [row.point.id, row.rank]);
+    expect(ids()).toEqual([
+      ['a', 1],
+      ['b', 2],
+      ['q', null]
+    ]);
+    r = applyEvent(r, {
+      run_id: 'r1',
+      kind: 'metrics',
+      seq: 1,
+      point_id: 'b',
+      metrics: { accuracy: 0.95 }
+    });
+    expect(ids()).toEqual([
+      ['b', 1],
+      ['a', 2],
+      ['q', null]
+    ]);
   });
 
   it('uses a log axis for a log range or two decades', () => {
@@ -476,21 +517,17 @@ describe('runs', () => {
       point('b', 1, 2),
       point('c', 2, 3, 0.9)
     ];
-    expect(leaderboard(points, 'accuracy', 'max').map(p => p.id)).toEqual([
-      'c',
-      'a',
-      'b'
-    ]);
-    expect(leaderboard(points, 'accuracy', 'min').map(p => p.id)).toEqual([
-      'a',
-      'c',
-      'b'
-    ]);
+    const ranked = (goal: 'max' | 'min') =>
+      byRank(
+        rankedPoints({
+          ...run(points),
+          strategy: { kind: 'grid', metric: 'accuracy', goal }
+        })
+      ).map(p => p.id);
+    expect(ranked('max')).toEqual(['c', 'a', 'b']);
+    expect(ranked('min')).toEqual(['a', 'c', 'b']);
     expect(
-      leaderboard(points, 'accuracy', 'max', {
-        key: 'x',
-        descending: true
-      }).map(p => p.id)
+      sortedBy(points, { key: 'x', descending: true }).map(p => p.id)
     ).toEqual(['c', 'b', 'a']);
     const spec = plotSpec(
       {
@@ -555,7 +592,7 @@ describe('runs', () => {
   it('never ranks or plots a point that failed after recording its metric', () => {
     const failed = { ...point('f', 3, 4, 0.99), state: 'failed' as const };
     const points = [point('a', 0, 1, 0.7), failed, point('c', 2, 3, 0.9)];
-    expect(leaderboard(points, 'accuracy', 'max').map(p => p.id)).toEqual([
+    expect(byRank(rankedPoints(run(points))).map(p => p.id)).toEqual([
       'c',
       'a',
       'f'

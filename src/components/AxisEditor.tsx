@@ -6,6 +6,9 @@ import * as React from 'react';
 
 import { IParameter } from '../api';
 import { IAxisEditor } from '../model';
+import { isNumericType } from '../values';
+import { BoolValues } from './BoolValues';
+import { RangeEditor } from './RangeEditor';
 
 export function AxisEditor(props: {
   parameter: IParameter;
@@ -16,7 +19,7 @@ export function AxisEditor(props: {
   const { parameter: p, axis } = props;
   const set = (patch: Partial<IAxisEditor>) =>
     props.onChange({ ...axis, ...patch });
-  const numeric = p.type === 'int' || p.type === 'float';
+  const numeric = isNumericType(p.type);
   return (
     <li className="jp-mvdp-axis" data-parameter={p.name}>
       <div className="jp-mvdp-axisHeader" title={p.help}>
@@ -59,83 +62,5 @@ export function AxisEditor(props: {
         </div>
       )}
     </li>
-  );
-}
-
-function BoolValues(props: {
-  name: string;
-  text: string;
-  onChange: (patch: Partial<IAxisEditor>) => void;
-}): JSX.Element {
-  const chosen = props.text
-    .split(',')
-    .map(s => s.trim())
-    .filter(Boolean);
-  return (
-    <span className="jp-mvdp-bools">
-      {['true', 'false'].map(b => (
-        <label key={b}>
-          <input
-            type="checkbox"
-            aria-label={`${props.name} ${b}`}
-            checked={chosen.includes(b)}
-            onChange={e => {
-              const next = new Set(chosen);
-              if (e.target.checked) {
-                next.add(b);
-              } else {
-                next.delete(b);
-              }
-              props.onChange({ text: [...next].join(', ') });
-            }}
-          />
-          {b}
-        </label>
-      ))}
-    </span>
-  );
-}
-
-function RangeEditor(props: {
-  name: string;
-  axis: IAxisEditor;
-  onChange: (patch: Partial<IAxisEditor>) => void;
-}): JSX.Element {
-  const { name, axis, onChange: set } = props;
-  const input = (key: 'start' | 'stop' | 'step' | 'num', label: string) => (
-    <input
-      aria-label={`${name} ${label}`}
-      placeholder={label}
-      value={axis[key]}
-      onChange={e => set({ [key]: e.target.value })}
-    />
-  );
-  return (
-    <div className="jp-mvdp-range">
-      {input('start', 'start')}
-      {input('stop', 'stop')}
-      <select
-        aria-label={`${name} range kind`}
-        value={axis.rangeKind}
-        onChange={e => set({ rangeKind: e.target.value as 'step' | 'num' })}
-      >
-        <option value="step">step</option>
-        <option value="num">count</option>
-      </select>
-      {axis.rangeKind === 'step'
-        ? input('step', 'step')
-        : input('num', 'count')}
-      {axis.rangeKind === 'num' && (
-        <label className="jp-mvdp-log">
-          <input
-            type="checkbox"
-            aria-label={`${name} log`}
-            checked={axis.log}
-            onChange={e => set({ log: e.target.checked })}
-          />
-          log
-        </label>
-      )}
-    </div>
   );
 }

@@ -8,9 +8,11 @@ import { AxisEditor } from './AxisEditor';
 export function ParametersTable(props: { model: PlanModel }): JSX.Element {
   const { model } = props;
   const errors = model.fieldErrors;
-  const limit = model.validation?.limit ?? 10000;
-  const size = model.validation?.size ?? model.built?.size ?? null;
-  const over = size !== null && size > limit;
+  // the points the server will run (distinct ones, as grid.py expands them); the limit is
+  // the server's own, known once it validated the plan
+  const size = model.built?.size ?? model.validation?.size ?? null;
+  const limit = model.validation?.limit ?? null;
+  const over = size !== null && limit !== null && size > limit;
   return (
     <section className="jp-mvdp-section" aria-label="Parameters and grid">
       <h3>Parameters and grid</h3>
@@ -32,7 +34,7 @@ export function ParametersTable(props: { model: PlanModel }): JSX.Element {
         {size === null
           ? ''
           : over
-            ? `${size.toLocaleString()} points: above the limit of ${limit.toLocaleString()}`
+            ? `${size.toLocaleString()} points: above the limit of ${limit!.toLocaleString()}`
             : `${size.toLocaleString()} point${size === 1 ? '' : 's'}`}
       </div>
       {errors.grid && <div className="jp-mvdp-error">{errors.grid}</div>}

@@ -20,15 +20,6 @@ RUN_KEYS = {"run_id", "pipeline", "target", "state", "strategy", "outcome", "poi
 POINT_KEYS = {"id", "parameters", "state", "metrics", "output", "error"}
 
 
-@pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MVDP_DB", str(tmp_path / "runs.sqlite"))
-    write_notebook(tmp_path / "tiny.ipynb")
-    (tmp_path / "notes.txt").write_text("not a notebook")
-    return tmp_path
-
-
 def plan_file(path, plan: dict) -> str:
     path.write_text(json.dumps(plan))
     return str(path)

@@ -308,7 +308,7 @@ def runs(workspace, bash_kernel) -> dict[str, Any]:
         for name, run_id in list(running.items()):
             manager.sync(run_id)
             if store.run_state(run_id)["state"] in FINISHED_RUN_STATES:
-                results[name] = store.document(run_id)
+                results[name] = manager.document(run_id)
                 del running[name]
         time.sleep(0.1)
     yield results

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from jupyter_mvdp.core.params import parameters_of, set_parameters_tag, tag_file
+from jupyter_mvdp.core.params import parameters_of, python_parameters, set_parameters_tag, tag_file
 from jupyter_mvdp.exceptions import (
     CellIndexError,
     MultipleParametersCells,
@@ -144,3 +144,37 @@ def test_tagging_errors(tmp_path, index, needle):
     )
     with pytest.raises(CellIndexError, match=needle):
         set_parameters_tag(nb, index)
+
+
+def test_tuple_assignments_are_parameters_as_papermill_injects_into_them():
+    """The statsmodels example's cell: papermill injects after it, so each name is one."""
+    source = (
+        "count1, n1, count2, n2 = 60, 514.775, 30, 543.087  # the two samples\n"
+        "(a, b) = make()\n"
+        "[c, d] = [True, 'x']\n"
+    )
+    found = {p.name: (p.type, p.default, p.literal) for p in python_parameters(source)}
+    assert found == {
+        "count1": ("int", "60", True),
+        "n1": ("float", "514.775", True),
+        "count2": ("int", "30", True),
+        "n2": ("float", "543.087", True),
+        "a": ("None", "make()", False),
+        "b": ("None", "make()", False),
+        "c": ("bool", "True", True),
+        "d": ("str", "'x'", True),
+    }
+    nb = nbformat.v4.new_notebook(
+        metadata={
+            "kernelspec": {"name": "python3", "language": "python", "display_name": "P"},
+            "papermill": {},
+        }
+    )
+    nb.cells = [nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]})]
+    from papermill.parameterize import parameterize_notebook
+
+    injected = parameterize_notebook(nb, {"n1": 1.5, "count2": 7})
+    namespace: dict = {"make": lambda: (1, 2)}
+    for cell in injected.cells:
+        exec(cell.source, namespace)
+    assert (namespace["n1"], namespace["count2"], namespace["count1"]) == (1.5, 7, 60)

@@ -184,7 +184,7 @@ def test_the_default_local_target_still_uses_local_kernels(server, gateway):
 
 def test_kernel_options_are_resolved_once_and_a_wrong_class_fails_at_start_up():
     from jupyter_mvdp.kernels.gateway import GatewayKernelManager
-    from jupyter_mvdp.targets.local.target import LocalTarget, kernel_options
+    from jupyter_mvdp.targets.local import LocalTarget, kernel_options
 
     assert kernel_options(None, None) == {}
     assert kernel_options("gateway", 300) == {

@@ -11,7 +11,7 @@ import pytest
 from jupyter_mvdp.service.manager import RunManager
 from jupyter_mvdp.service.store import RunStore
 from jupyter_mvdp.targets import build_targets
-from jupyter_mvdp.targets.airflow.dev import DevAirflow
+from tests.harness.airflow import HarnessAirflow
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
@@ -24,7 +24,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def airflow():
-    with DevAirflow() as running:
+    with HarnessAirflow() as running:
         yield running
 
 

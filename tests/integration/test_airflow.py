@@ -65,7 +65,7 @@ def test_the_harness_runs_airflow_with_auth_on(airflow):
 def test_the_executor_has_papermill_imported_before_it_forks_a_task(airflow):
     """The recommended airflow_local_settings.py is in effect: the scheduler (whose
     LocalExecutor workers fork the tasks) has papermill's native modules mapped."""
-    scheduler = airflow._process("scheduler")
+    scheduler = airflow.process("scheduler")
     maps = Path(f"/proc/{scheduler.pid}/maps").read_text()
     assert "libarrow" in maps  # pyarrow, which papermill imports
 
@@ -151,7 +151,7 @@ def test_a_rerun_is_not_redeployed_and_a_changed_plan_runs_its_own_points(
         url = f"{airflow.url}/api/v2/dags/{first['pipeline']}/dagRuns/{run_id}"
         headers = {"Authorization": f"Bearer {airflow.token()}"}
         assert requests.get(url, headers=headers, timeout=10).status_code == 404
-        assert "waiting for Airflow to parse" in manager.store.document(run_id)["progress"]
+        assert "waiting for Airflow to parse" in manager.document(run_id)["progress"]
     changed = manager.wait(run_id, interval=0.5)
     assert changed["state"] == "success", changed["message"]
     assert dag_file.stat().st_mtime_ns != written
@@ -232,7 +232,7 @@ def test_paging_cancel_and_the_log_of_a_failed_point(airflow, workspace):
         background=False,
     )
     deadline = time.monotonic() + 120
-    while manager.store.document(slow)["counts"]["running"] == 0:
+    while manager.document(slow)["counts"]["running"] == 0:
         manager.sync(slow)
         assert time.monotonic() < deadline
         time.sleep(0.5)

@@ -14,7 +14,7 @@ import requests
 from jupyter_mvdp.service.manager import RunManager
 from jupyter_mvdp.service.store import RunStore
 from jupyter_mvdp.targets import build_targets
-from jupyter_mvdp.targets.airflow.dev import DevAirflow
+from tests.harness.airflow import HarnessAirflow
 
 # Only for these tests: a dead worker's task is noticed after 20 s (default 300 s) and
 # retried once, 1 s later (Airflow's defaults: no retry; 300 s between tries).
@@ -28,7 +28,7 @@ TEST_SETTINGS = {
 
 @pytest.fixture(scope="module")
 def celery_airflow():
-    with DevAirflow(executor="celery", settings=TEST_SETTINGS) as running:
+    with HarnessAirflow(executor="celery", settings=TEST_SETTINGS) as running:
         yield running
 
 
@@ -59,7 +59,7 @@ def celery_manager(tmp_path, celery_airflow):
 _tokens: dict[str, str] = {}
 
 
-def api(airflow: DevAirflow, method: str, path: str, **kwargs) -> dict:
+def api(airflow: HarnessAirflow, method: str, path: str, **kwargs) -> dict:
     """One REST call (a generous timeout: the 2-core CI machine runs other stacks too)."""
     token = _tokens.get(airflow.url) or _tokens.setdefault(airflow.url, airflow.token())
     response = requests.request(
@@ -73,7 +73,7 @@ def api(airflow: DevAirflow, method: str, path: str, **kwargs) -> dict:
     return response.json()
 
 
-def point_tasks(airflow: DevAirflow, doc: dict) -> list[dict]:
+def point_tasks(airflow: HarnessAirflow, doc: dict) -> list[dict]:
     """The run's run_point task instances, by map index."""
     path = f"dags/{doc['pipeline']}/dagRuns/{doc['run_id']}/taskInstances"
     tis = api(airflow, "GET", path, params={"limit": 100})
@@ -128,7 +128,7 @@ def test_a_worker_killed_mid_point(celery_airflow, celery_manager):
     plan = {"grid": {"seconds": [12.0, 0.5, 0.6, 0.7]}, "strategy": {"kind": "grid"}}
     plan["parallelism"] = 2
     run_id = celery_manager.submit("sleep_kill.ipynb", plan, "airflow", background=True)
-    submitted = celery_manager.store.document(run_id)
+    submitted = celery_manager.document(run_id)
     victim, deadline = None, time.monotonic() + 120
     while victim is None and time.monotonic() < deadline:
         time.sleep(0.5)

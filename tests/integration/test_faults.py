@@ -66,7 +66,7 @@ def sync_until(manager, run_id: str, done, timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         manager.sync(run_id)
-        doc = manager.store.document(run_id)
+        doc = manager.document(run_id)
         if done(doc):
             return doc
         assert time.monotonic() < deadline, doc
@@ -146,7 +146,7 @@ def test_the_dag_deleted_mid_run_fails_the_run_and_it_can_be_productionized_agai
         "retry_delay": 120,
     }
     run_id = faults.submit(name, plan, "airflow", background=False)
-    pipeline = faults.store.document(run_id)["pipeline"]
+    pipeline = faults.document(run_id)["pipeline"]
     waiting = sync_until(faults, run_id, lambda d: first_try(d)["state"] == "failed")
     assert waiting["state"] == "running"
     assert first_try(waiting)["error"] == "ValueError: boom at x=1 (in the notebook)"
@@ -172,7 +172,7 @@ def test_an_output_that_cannot_be_read_back_keeps_the_airflow_state(faults, airf
     """The points succeeded in Airflow, but one output is gone and one is damaged."""
     plan = {"grid": {"x": [1, 2, 3]}, "strategy": {"kind": "grid", "metric": "score"}}
     run_id = faults.submit(notebook(faults, "lost.ipynb"), plan, "airflow", background=False)
-    pipeline = faults.store.document(run_id)["pipeline"]
+    pipeline = faults.document(run_id)["pipeline"]
     deadline = time.monotonic() + 240
     while (
         state := admin(airflow, "GET", f"dags/{pipeline}/dagRuns/{run_id}").json()["state"]
@@ -186,7 +186,7 @@ def test_an_output_that_cannot_be_read_back_keeps_the_airflow_state(faults, airf
     assert state == "success", [
         (t["task_id"], t["map_index"], t["state"]) for t in tis["task_instances"]
     ]
-    ids = [p["id"] for p in faults.store.document(run_id)["points"]]
+    ids = [p["id"] for p in faults.document(run_id)["points"]]
     outputs = airflow.outputs_folder / pipeline / run_id
     (outputs / f"{ids[0]}.ipynb").unlink()
     (outputs / f"{ids[1]}.ipynb").write_text("{not a notebook")

@@ -12,6 +12,7 @@ import sys
 import pytest
 import requests
 
+from jupyter_mvdp.core.document import run_document
 from jupyter_mvdp.service.store import RunStore
 from jupyter_mvdp.targets.airflow.dev import free_port
 from tests.processes import (
@@ -42,7 +43,7 @@ def only_run(db) -> dict:
     store = RunStore(db)
     try:
         (run_id,) = store.run_ids()
-        return store.document(run_id)
+        return run_document(store.run_record(run_id))
     finally:
         store.close()
 

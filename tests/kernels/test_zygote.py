@@ -1,4 +1,4 @@
-"""Warm kernels (zygote.py) on real kernels: a corpus of notebooks gives the same output
+"""Warm kernels (kernels/zygote/) on real kernels: a corpus of notebooks gives the same output
 notebooks with and without the zygote, nothing leaks between points, kernels it cannot fork
 fall back to ordinary ones, a dead or stale zygote is replaced, a timeout or an interrupt
 reaches only its own kernel, and the CLI leaves no zygote behind."""

@@ -325,7 +325,7 @@ async def test_runs_are_per_user(jp_fetch, jp_serverapp, root):
     plan = {"grid": {"x": [1]}, "strategy": {"kind": "grid"}}
     mine = manager.submit("tiny.ipynb", plan, background=False, user="alice")
     theirs = manager.submit("tiny.ipynb", plan, background=False, user="bob")
-    a, b = manager.store.document(mine), manager.store.document(theirs)
+    a, b = manager.document(mine), manager.document(theirs)
     assert a["pipeline"] != b["pipeline"] and "alice" in a["pipeline"] and "bob" in b["pipeline"]
     _, runs = await call(jp_fetch, "mvdp", "runs")
     assert {r["run_id"] for r in runs["runs"]}.isdisjoint(
@@ -334,6 +334,6 @@ async def test_runs_are_per_user(jp_fetch, jp_serverapp, root):
     status, _ = await call(jp_fetch, "mvdp", "runs", mine)
     assert status == 404
     with pytest.raises(RunNotFound):
-        manager.store.document(mine, "bob")
+        manager.document(mine, "bob")
     for run_id in (mine, theirs):
         manager.wait(run_id, interval=0.1)

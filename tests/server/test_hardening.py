@@ -17,9 +17,9 @@ import requests
 from jupyter_mvdp.cli import main
 from jupyter_mvdp.core import grid, schedules
 from jupyter_mvdp.core.models import Plan
+from jupyter_mvdp.core.naming import new_run_id
 from jupyter_mvdp.exceptions import InvalidPlan, MvdpError
 from jupyter_mvdp.server import documents
-from jupyter_mvdp.service.manager import new_run_id
 from jupyter_mvdp.targets.airflow.dev import free_port
 from tests.server.test_handlers import call
 from tests.service.test_restart import Server

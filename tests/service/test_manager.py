@@ -42,7 +42,7 @@ def test_a_run_whose_airflow_is_unreachable_says_so_then_is_unknown(tmp_path):
     store.update_run(spec.run_id, state="running")
 
     manager.sync(spec.run_id)
-    doc = store.document(spec.run_id)
+    doc = manager.document(spec.run_id)
     assert doc["state"] == "running"
     assert re.fullmatch(
         r"Airflow unreachable since \d\d:\d\d:\d\d; retrying every 2 s", doc["message"]
@@ -55,7 +55,7 @@ def test_a_run_whose_airflow_is_unreachable_says_so_then_is_unknown(tmp_path):
     assert manager.sync(spec.run_id) == []  # nothing new to say while it stays down
     manager.unreachable_limit = 0
     manager.sync(spec.run_id)
-    doc = store.document(spec.run_id)
+    doc = manager.document(spec.run_id)
     assert doc["state"] == "unknown" and events[-1]["state"] == "unknown"
     assert spec.run_id in store.active_run_ids()  # still followed: it may come back
     store.close()

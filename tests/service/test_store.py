@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from jupyter_mvdp.core.document import run_document
 from jupyter_mvdp.core.grid import expand
 from jupyter_mvdp.core.models import Plan, PointStatus, RunSpec
 from jupyter_mvdp.exceptions import InvalidPlan, RunNotFound
@@ -122,7 +123,7 @@ def test_a_run_survives_reopening_the_store(tmp_path):
     store.close()
 
     again = RunStore(tmp_path / "runs.sqlite")
-    doc = again.document("r1", "alice")
+    doc = run_document(again.run_record("r1", "alice"))
     assert {
         "run_id",
         "pipeline",
@@ -156,7 +157,7 @@ def test_a_run_survives_reopening_the_store(tmp_path):
     assert again.spec("r1").points == spec.points and again.dag_source("r1") == "# dag"
     assert again.known_metrics("nb.ipynb", "alice") == ["acc"]
     again.update_run("r1", state="success")
-    assert again.active_run_ids() == [] and again.document("r1")["finished"] is not None
+    assert again.active_run_ids() == [] and again.run_record("r1")["finished"] is not None
 
 
 def test_users_see_only_their_runs_and_champions_and_seq(tmp_path):
@@ -165,11 +166,11 @@ def test_users_see_only_their_runs_and_champions_and_seq(tmp_path):
     store.create(make_spec("r2", "mvdp_bob_nb"), notebook="nb.ipynb", user="bob")
     assert store.run_ids("alice") == ["r1"] and set(store.run_ids()) == {"r1", "r2"}
     with pytest.raises(RunNotFound):
-        store.document("r1", "bob")
+        store.run_record("r1", "bob")
     assert store.champion("mvdp_u_nb") is None
     store.set_champion("mvdp_u_nb", "acc", 0.8, "r1", "p-1")
     assert store.champion("mvdp_u_nb")["value"] == 0.8
     assert store.next_seq("r1", 3) == 1 and store.next_seq("r1") == 4
     store.delete("r1")
     with pytest.raises(RunNotFound):
-        store.document("r1")
+        store.run_record("r1")

@@ -225,7 +225,7 @@ def test_cancel_stops_running_points_and_skips_queued_ones(manager):
         background=False,
     )
     deadline = time.monotonic() + 30
-    while manager.store.document(run_id)["counts"]["running"] == 0:
+    while manager.document(run_id)["counts"]["running"] == 0:
         manager.sync(run_id)
         assert time.monotonic() < deadline
         time.sleep(0.1)

@@ -11,9 +11,7 @@ deployment's Airflow API.
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 from ...core.models import RunSpec
@@ -21,7 +19,9 @@ from ...core.params import shipped_notebook
 from ...exceptions import TargetAuthError
 from ...render.dag import runtime_files
 from ..airflow.target import AirflowTarget
-from ..base import Progress, _silent, register
+from ..base import Progress, _silent
+from ..registry import register
+from ..secrets import credential
 from .deploy_api import DEFAULT_API, AstroDeployClient
 
 
@@ -51,7 +51,7 @@ class AstroTarget(AirflowTarget):
         bundle_root: str = "/usr/local/airflow/dags/mvdp",
         **settings: Any,
     ):
-        secret = token or os.environ.get(token_env) or _read(token_file)
+        secret = credential("token", token, token_env, token_file)
         super().__init__(
             name,
             api_url=airflow_url,
@@ -87,16 +87,8 @@ class AstroTarget(AirflowTarget):
     def mount_path(self, spec: RunSpec) -> str:
         return f"{self.settings['bundle_root']}/{spec.pipeline}"
 
-    def locations(self, spec: RunSpec) -> tuple[str, str]:
-        return (
-            f"{self.mount_path(spec)}/{spec.pipeline}.ipynb",
-            f"{self.settings['outputs_location']}/{spec.pipeline}",
-        )
-
-    def deploy_location(self, spec: RunSpec) -> str | None:
-        if not spec.deploy_notebook:
-            return None
-        return f"{self.mount_path(spec)}/{spec.pipeline}.deploy.ipynb"
+    def notebooks_folder(self, spec: RunSpec) -> str:
+        return self.mount_path(spec)  # the notebooks are in the pipeline's bundle
 
     def deploy(self, spec: RunSpec, progress: Progress = _silent) -> None:
         self.check()
@@ -119,7 +111,3 @@ class AstroTarget(AirflowTarget):
         """An empty bundle at the pipeline's mount path, then the DAG itself."""
         self._deploys().deploy_bundle(f"{self.settings['bundle_root']}/{pipeline}", {})
         super().remove(pipeline)
-
-
-def _read(path: str | None) -> str | None:
-    return Path(path).read_text().strip() if path else None

@@ -1,5 +1,12 @@
-"""The embedded local runner: papermill in worker processes on this machine."""
+"""The embedded local runner: papermill in worker processes on this machine.
 
-from .target import LocalTarget
+- ``target``: ``LocalTarget``, the target's settings and the runs of this process;
+- ``runner``: ``LocalRun``, one run's scheduler (rounds, parallelism, timeouts, retries,
+  cancel, the canary's decision);
+- ``worker``: the worker process that runs one point with papermill and writes its
+  provenance.
+"""
 
-__all__ = ["LocalTarget"]
+from .target import LocalTarget, kernel_options
+
+__all__ = ["LocalTarget", "kernel_options"]

@@ -13,7 +13,7 @@ import {
   sweptParameters
 } from '../results';
 import { PointDetails } from './PointDetails';
-import { StateBadge } from './StateBadge';
+import { StateBadge } from '../components/StateBadge';
 
 export function Leaderboard(props: {
   run: IRun;

@@ -2,7 +2,7 @@
  * The metric against one parameter (log axis when the values call for it), or a heatmap of
  * the metric over two swept parameters; drawn by JupyterLab's own Vega-Lite renderer.
  */
-import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import * as React from 'react';
 
 import { IRun } from '../api';
@@ -13,8 +13,8 @@ import {
   plotSpec,
   sweptParameters
 } from '../results';
+import { VegaLite } from './VegaLite';
 
-const VEGALITE = 'application/vnd.vegalite.v5+json';
 const HEATMAP = '(heatmap)';
 
 export function Plot(props: {
@@ -76,31 +76,5 @@ export function Plot(props: {
       </div>
       <VegaLite rendermime={props.rendermime} spec={spec} />
     </div>
-  );
-}
-
-function VegaLite(props: {
-  rendermime: IRenderMimeRegistry;
-  spec: any;
-}): JSX.Element {
-  const ref = React.useRef<HTMLDivElement>(null);
-  const key = JSON.stringify(props.spec);
-  React.useEffect(() => {
-    const host = ref.current;
-    if (!host || !props.rendermime.mimeTypes.includes(VEGALITE)) {
-      return;
-    }
-    const renderer = props.rendermime.createRenderer(VEGALITE);
-    host.appendChild(renderer.node);
-    void renderer.renderModel(
-      new MimeModel({ data: { [VEGALITE]: props.spec } })
-    );
-    return () => {
-      renderer.dispose();
-      host.innerHTML = '';
-    };
-  }, [key]);
-  return (
-    <div className="jp-mvdp-vega" ref={ref} aria-label="plot of the metric" />
   );
 }

@@ -1,23 +1,16 @@
 /** A run in the main area: one MainAreaWidget per run, tracked so the layout restores it. */
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
-import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LabIcon, ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { RunView } from './components/RunView';
-import { RunsModel } from './runsModel';
+import { IRunViewOptions } from '../tokens';
+import { RunView } from './RunView';
 
 export class RunWidget extends MainAreaWidget<ReactWidget> {
   constructor(
     readonly runId: string,
-    options: {
-      runs: RunsModel;
-      rendermime: IRenderMimeRegistry;
-      icon: LabIcon;
-      onOpenOutput: (path: string) => void;
-      onCompare: (base: string, remote: string) => void;
-    }
+    options: IRunViewOptions & { icon: LabIcon }
   ) {
     const content = ReactWidget.create(
       <RunView

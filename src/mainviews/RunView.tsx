@@ -2,25 +2,20 @@
  * A run in the main area: header (state, counts, elapsed), canary outcome, the leaderboard,
  * the plot and the generated DAG.
  */
-import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import * as React from 'react';
 
 import { api } from '../api';
 import { POINT_STATES } from '../results';
-import { RunsModel } from '../runsModel';
+import { IRunViewOptions } from '../tokens';
 import { useSignal } from '../useSignal';
-import { DagView } from './DagView';
+import { DagView } from '../components/DagView';
+import { StateBadge } from '../components/StateBadge';
 import { Leaderboard } from './Leaderboard';
 import { Plot } from './Plot';
-import { StateBadge } from './StateBadge';
 
-export function RunView(props: {
-  runId: string;
-  runs: RunsModel;
-  rendermime: IRenderMimeRegistry;
-  onOpenOutput: (path: string) => void;
-  onCompare: (base: string, remote: string) => void;
-}): JSX.Element {
+export function RunView(
+  props: IRunViewOptions & { runId: string }
+): JSX.Element {
   useSignal(props.runs.changed);
   const run = props.runs.get(props.runId);
   const [missing, setMissing] = React.useState<string | null>(null);

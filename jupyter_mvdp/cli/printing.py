@@ -1,0 +1,136 @@
+"""What the CLI prints: tables, the live progress of a run, a run's summary.
+
+Every line goes through ``say``: the text a notebook, a plan or a target supplied (parameter
+help, values, metric names, exception text, reasons) is made printable first, so no escape
+sequence (colours, OSC 52 clipboard writes, cursor moves), C1 control, backspace or bidi
+override reaches the terminal. Only this module writes the terminal's own control sequences.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import unicodedata
+
+from ..core.metrics import format_value, leaderboard, numeric_metric_names
+
+#: bidi embeddings, overrides and isolates, and the marks: they reorder what a terminal shows
+_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(text: object, lines: bool = True) -> str:
+    """``text`` with every control character (but newline and tab where ``lines``) and bidi
+    control shown escaped, as Python writes it: ``\\x1b``, ``\\u202e``."""
+    keep = "\n\t" if lines else ""
+    out = []
+    for ch in str(text):
+        if ch in keep or (unicodedata.category(ch) not in ("Cc", "Cs") and ch not in _BIDI):
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii"))
+    return "".join(out)
+
+
+def say(text: object = "", *, file=None, end: str = "\n", flush: bool = False) -> None:
+    """Print one line of text that may come from a notebook, a plan or a target."""
+    print(printable(text), file=file or sys.stdout, end=end, flush=flush)
+
+
+SYMBOLS = {
+    "queued": "·",
+    "running": "▶",
+    "success": "✓",
+    "failed": "✗",
+    "skipped": "–",
+    "unknown": "?",
+}
+
+
+def warnings(doc: dict) -> None:
+    for warning in doc.get("warnings") or []:
+        say(f"jupyter mvdp: warning: {warning}", file=sys.stderr)
+
+
+def counts(doc: dict) -> str:
+    return " ".join(f"{SYMBOLS[k]}{v}" for k, v in doc["counts"].items() if v)
+
+
+def best(doc: dict) -> str:
+    metric = doc["strategy"].get("metric")
+    if not doc["best"] or not metric:
+        return ""
+    return f"{metric}={format_value(doc['best']['metrics'].get(metric))}"
+
+
+class Progress:
+    """A live line of point states on stderr, plus a line per finished point."""
+
+    def __init__(self, manager, run_id: str, quiet: bool):
+        self.manager, self.run_id, self.quiet = manager, run_id, quiet
+        self.start = time.monotonic()
+        self.tty = sys.stderr.isatty()
+
+    def update(self, events: list[dict]) -> None:
+        if self.quiet:
+            return
+        doc = self.manager.document(self.run_id)
+        params_of = {p["id"]: p for p in doc["points"]}
+        for e in events:
+            if e["kind"] == "point" and e["state"] in ("success", "failed"):
+                p = params_of[e["point_id"]]
+                values = " ".join(f"{k}={format_value(v)}" for k, v in p["parameters"].items())
+                result = e["error"] or " ".join(
+                    f"{k}={format_value(v)}" for k, v in p["metrics"].items()
+                )
+                self._line(f"{SYMBOLS[e['state']]} {e['point_id']} {values}  {result}")
+            elif e["kind"] == "run" and e.get("message"):
+                self._line(f"run {e['state']}: {e['message']}")
+        status = f"[{time.monotonic() - self.start:5.1f}s] {doc['state']}  {counts(doc)}"
+        if self.tty:
+            print(f"\r\033[K{printable(status)}", end="", file=sys.stderr, flush=True)
+
+    def _line(self, text: str) -> None:
+        prefix = "\r\033[K" if self.tty else ""
+        print(prefix + printable(text), file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty and not self.quiet:
+            print(file=sys.stderr)
+
+
+def print_run(doc: dict) -> None:
+    strategy = doc["strategy"]
+    metric, goal = strategy.get("metric"), strategy.get("goal", "max")
+    say(f"run {doc['run_id']}  pipeline {doc['pipeline']}  target {doc['target']}")
+    say(f"state {doc['state']}  strategy {strategy['kind']}  points {counts(doc)}")
+    if doc["message"]:
+        say(f"message: {doc['message']}")
+    if doc["outcome"]:
+        say(f"canary: {doc['outcome']}: {doc['reason']}")
+    elif doc["reason"]:
+        say(f"stopped: {doc['reason']}")
+    rows = leaderboard(doc["points"], metric, goal)
+    names = sorted({k for p in doc["points"] for k in p["parameters"]})
+    metrics = numeric_metric_names(p["metrics"] for p in doc["points"])
+    lines = [
+        [
+            str(r["rank"] or ""),
+            r["id"],
+            r["state"],
+            *(format_value(r["parameters"].get(n, "")) for n in names),
+            *(format_value(r["metrics"].get(m, "")) for m in metrics),
+            r["error"] or r["output"] or "",
+        ]
+        for r in rows
+    ]
+    print()
+    table(["#", "point", "state", *names, *metrics, "output / error"], lines)
+
+
+def table(header: list[str], rows: list[list]) -> None:
+    header = [printable(h, lines=False) for h in header]
+    rows = [[printable(c, lines=False) for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -1,0 +1,115 @@
+"""The worker's side: a kernel provisioner whose process is a kernel forked by the zygote
+(``ForkedKernel``), and the kernel manager class papermill is given for it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+
+
+class ForkedKernel:
+    """The ``subprocess.Popen`` face jupyter_client's LocalProvisioner expects, over a kernel
+    that is the zygote's child: watched and signalled through a pidfd. Its exit status
+    belongs to the zygote, so an exited kernel reports 0."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int, pidfd: int, lifeline_r: int):
+        self.pid, self.pidfd, self.lifeline = pid, pidfd, lifeline_r
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and select.select([self.pidfd], [], [], 0)[0]:
+            self.returncode = 0
+            self._close()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None and not select.select([self.pidfd], [], [], timeout)[0]:
+            raise subprocess.TimeoutExpired("kernel", timeout)
+        return self.poll() or 0
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            signal.pidfd_send_signal(self.pidfd, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def _close(self) -> None:
+        for fd in (self.pidfd, self.lifeline):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def fork_kernel(socket_path: str, cmd: list[str], kwargs: dict) -> ForkedKernel | None:
+    """Ask the zygote for a kernel running ``cmd`` with ``kwargs`` (Popen's); None when it
+    cannot or will not (then the caller starts an ordinary kernel)."""
+    if any(kwargs.get(k) is not None for k in ("stdin", "stdout", "stderr")):
+        return None
+    request = {
+        "cmd": cmd,
+        "cwd": os.path.abspath(kwargs.get("cwd") or os.getcwd()),
+        "env": dict(kwargs.get("env") or os.environ),
+        "parent": os.getpid(),
+    }
+    lifeline_r, lifeline_w = os.pipe()
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(30)
+            conn.connect(socket_path)
+            socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [lifeline_w, 1, 2])
+            data, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+        reply = json.loads(data or b"{}")
+    except (OSError, ValueError):
+        reply, fds = {}, []
+    finally:
+        os.close(lifeline_w)
+    if not reply.get("pid") or len(fds) != 1:
+        for fd in [lifeline_r, *fds]:
+            os.close(fd)
+        why = reply.get("refused", "no answer from the zygote")
+        print(f"jupyter-mvdp: an ordinary kernel, not a warm one: {why}", file=sys.stderr)
+        return None
+    return ForkedKernel(reply["pid"], fds[0], lifeline_r)
+
+
+def kernel_manager(socket_path: str):
+    """A LifelineKernelManager class whose kernels come from the zygote at ``socket_path``."""
+    import uuid
+
+    from jupyter_client.provisioning import LocalProvisioner
+
+    from ..lifeline import LifelineKernelManager
+
+    class ZygoteProvisioner(LocalProvisioner):
+        async def launch_kernel(self, cmd, **kwargs):
+            forked = fork_kernel(socket_path, cmd, kwargs)
+            if forked is None:
+                return await super().launch_kernel(cmd, **kwargs)
+            self.process = forked
+            self.pid = self.pgid = forked.pid  # its own session: signals reach its group
+            self.cwd = kwargs.get("cwd", os.getcwd())
+            return self.connection_info
+
+    class ZygoteKernelManager(LifelineKernelManager):
+        async def _async_pre_start_kernel(self, **kw):
+            if self.provisioner is None:
+                self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or str(uuid.uuid4())
+                self.provisioner = ZygoteProvisioner(
+                    kernel_id=self.kernel_id,
+                    kernel_spec=self.kernel_spec,
+                    parent=self,
+                )
+            return await super()._async_pre_start_kernel(**kw)
+
+    return ZygoteKernelManager

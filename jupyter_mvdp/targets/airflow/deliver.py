@@ -1,0 +1,169 @@
+"""Delivery: putting a pipeline where Airflow reads it, and waiting until Airflow serves it.
+
+Airflow's API cannot upload a DAG, so the DAG file, the notebook and the runtime module are
+written where the deployment reads them (fsspec URLs: a shared folder, ``s3://``,
+``gs://``...); a file is only rewritten when it changed, since a rewrite makes Airflow parse
+it again. A DAG is ready when Airflow serves that very file (the digest at the end of its
+``doc_md``), not when a parse time passes; Airflow's own import error is surfaced meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import time
+
+import fsspec
+
+from ...core.models import RunSpec
+from ...core.params import shipped_notebook
+from ...exceptions import DagImportError, DagNotParsed, DeployError
+from ...render.dag import digest_of, runtime_files
+from ..base import Progress
+from .client import AirflowClient, ApiError
+
+
+class Delivery:
+    """Delivers to one deployment: its client, and the target's ``settings`` for where its
+    DAGs folder is (``dags_location``) and how long a parse may take (``parse_timeout``)."""
+
+    def __init__(self, client: AirflowClient, settings: dict):
+        self.client = client
+        self.settings = settings
+
+    def deploy(
+        self,
+        spec: RunSpec,
+        dag_id: str,
+        notebook: str,
+        deploy_notebook: str | None,
+        progress: Progress,
+    ) -> None:
+        """Write what changed (the notebooks where the workers read them, the runtime module
+        and the DAG in the DAGs folder), then wait until Airflow serves the DAG. A DAG Airflow
+        already serves is not written again, so a re-run of a plan is triggered at once."""
+        served = self.served(dag_id)
+        # a DAG already there and paused was paused by someone (ours are unpaused when
+        # deployed): the run is triggered but the pause is theirs to lift
+        spec.extra["admin_paused"] = bool(served and served.is_paused)
+        _write_if_changed(notebook, shipped_notebook(spec.notebook))  # no stale injected cells
+        if spec.deploy_notebook:
+            _write_if_changed(deploy_notebook, shipped_notebook(spec.deploy_notebook))
+        for name, content in runtime_files().items():  # the rules the DAG imports
+            _write_if_changed(f"{self.settings['dags_location']}/{name}", content)
+        dag_file = f"{self.settings['dags_location']}/{spec.pipeline}.py"
+        source = (spec.dag_source or "").encode()
+        if serves(served, spec) and _holds(dag_file, source):
+            progress("Airflow already has this DAG")  # and it is unpaused, or paused by someone
+            return
+        written = time.time()
+        _write(dag_file, source)  # even when unchanged: a new mtime makes Airflow parse it now
+        self.activate(spec, dag_id, dag_file, written, progress)
+
+    def activate(
+        self, spec: RunSpec, dag_id: str, dag_file: str, written: float, progress: Progress
+    ) -> None:
+        """After delivery (by any route): wait until Airflow parsed the DAG, then unpause it."""
+        progress("waiting for Airflow to parse the DAG")
+        self.wait_parsed(spec, dag_id, dag_file, written)
+        from airflow_client.client import DAGPatchBody
+
+        if spec.extra.get("admin_paused"):
+            return
+        self.client.call(
+            "DAGApi",
+            "patch_dag",
+            dag_id,
+            DAGPatchBody(is_paused=False),
+            update_mask=["is_paused"],
+        )
+
+    def served(self, dag_id: str):
+        """What Airflow serves as the pipeline's DAG (its details), or None when it has none."""
+        try:
+            return self.client.call("DAGApi", "get_dag_details", dag_id)
+        except ApiError as e:
+            if e.status != 404:
+                raise
+            return None
+
+    def wait_parsed(self, spec: RunSpec, dag_id: str, dag_file: str, written: float) -> None:
+        deadline = time.monotonic() + self.settings["parse_timeout"]
+        name = posixpath.basename(dag_file)
+        while time.monotonic() < deadline:
+            errors = self.client.call("ImportErrorApi", "get_import_errors", filename_pattern=name)
+            for error in errors.import_errors:
+                if (
+                    posixpath.basename(error.filename) == name
+                    and error.timestamp.timestamp() >= written - 1
+                ):
+                    raise DagImportError(
+                        f"Airflow could not import the DAG {name}: {_last_line(error.stack_trace)}"
+                    )
+            if serves(self.served(dag_id), spec):
+                return
+            time.sleep(0.2)
+        raise DagNotParsed(
+            f"Airflow did not pick up the DAG {dag_id} in {self.settings['parse_timeout']:g} s: "
+            f"is {self.settings['dags_location']} the deployment's DAGs folder, and is the dag-processor running?"
+        )
+
+    def remove(self, pipeline: str, dag_id: str) -> None:
+        """Delete the DAG file first (else the dag-processor brings the DAG back), then the DAG."""
+        fs, path = fsspec.core.url_to_fs(f"{self.settings['dags_location']}/{pipeline}.py")
+        if fs.exists(path):
+            fs.rm(path)
+        try:
+            self.client.call("DAGApi", "delete_dag", dag_id)
+        except ApiError as e:
+            if e.status != 404:
+                raise
+
+
+def serves(details, spec: RunSpec) -> bool:
+    """Airflow parsed this very source: its doc_md ends with the source's digest (an
+    exact test, unlike a parse time, which a parse begun before the write also passes)."""
+    digest = digest_of(spec.dag_source)
+    return (
+        details is not None
+        and digest is not None
+        and digest_of(details.doc_md) == digest
+        and not details.is_stale
+    )
+
+
+def _last_line(trace: str) -> str:
+    lines = [line.strip() for line in (trace or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "unknown error"
+
+
+def _holds(url: str, data: bytes) -> bool:
+    try:
+        with fsspec.open(url, "rb") as f:
+            return f.read() == data
+    except OSError:
+        return False
+
+
+def _write_if_changed(url: str, data: bytes) -> None:
+    """Write ``data`` unless the file already holds it (a rewrite would make Airflow parse
+    it again)."""
+    if not _holds(url, data):
+        _write(url, data)
+
+
+def _write(url: str, data: bytes) -> None:
+    """Write a file through fsspec; on a local folder atomically (write, then rename)."""
+    fs, path = fsspec.core.url_to_fs(url)
+    fs.makedirs(posixpath.dirname(path), exist_ok=True)
+    if fs.protocol in ("file", ("file", "local")) or "file" in fs.protocol:
+        tmp = posixpath.join(posixpath.dirname(path), f".{posixpath.basename(path)}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    else:
+        try:
+            with fs.open(path, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise DeployError(f"Cannot write {url}: {e}") from None

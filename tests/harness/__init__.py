@@ -1,0 +1,1 @@
+"""What the tests drive real services with, beyond what the package ships."""
