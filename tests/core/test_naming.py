@@ -9,7 +9,6 @@ import pytest
 
 from jupyter_mvdp.core import naming
 
-
 AIRFLOW_DAG_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")  # Airflow's KEY_REGEX, ASCII
 USERS = [
     "ann.lee",
