@@ -11,6 +11,7 @@ import asyncio
 
 import pytest
 
+from jupyter_mvdp.core.naming import pipeline_id
 from tests.deploy.conftest import SHARED_TARGET
 from tests.deploy.hubclient import UserClient, tiny_notebook
 
@@ -101,7 +102,7 @@ async def test_two_hub_users_productionize_the_same_notebook_apart(hub):
         token=hub.service_token,
     )
     assert status == 202, service_run
-    assert "test_driver" in service_run["pipeline"]
+    assert service_run["pipeline"] == pipeline_id("test-driver", "same.ipynb")
     status, runs = await alice.call("GET", "mvdp/runs")
     assert service_run["run_id"] not in {r["run_id"] for r in runs["runs"]}
     status, _ = await alice.call("GET", f"mvdp/runs/{service_run['run_id']}")
