@@ -85,11 +85,42 @@ class GridTooLarge(InvalidPlan):
     pass
 
 
+class PolicyViolation(MvdpError):
+    """The plan asks for something the admin's policy (core/policy.py) does not allow; each
+    entry of ``errors`` names its field and the rule."""
+
+    http_status = 403
+
+    @classmethod
+    def of(cls, errors: list[dict]) -> PolicyViolation:
+        first = errors[0]
+        where = f"{first['field']}: " if first["field"] else ""
+        return cls(f"Refused by the policy: {where}{first['message']}", errors=errors)
+
+
+class TooManyRuns(MvdpError):
+    """The user already has as many active runs on the target as the policy allows."""
+
+    http_status = 429
+
+
 # --- runs and targets ---------------------------------------------------------------------
 
 
 class RunNotFound(MvdpError):
     http_status = 404
+
+
+class PipelineNotFound(MvdpError):
+    """No run or deploy of this pipeline is the user's."""
+
+    http_status = 404
+
+
+class NotYours(MvdpError):
+    """Another user's run or pipeline (the hub service answers for its owner only)."""
+
+    http_status = 403
 
 
 class RunConflict(MvdpError):
@@ -136,7 +167,34 @@ class RequestTooLarge(MvdpError):
     http_status = 413
 
 
+class StoreUnavailable(MvdpError):
+    """The run store cannot be opened or written (its message names the file and why)."""
+
+    http_status = 503
+
+
+class StoreFull(StoreUnavailable):
+    """The disk under the run store is full (its message names the disk and the path)."""
+
+    http_status = 507
+
+
 class MissingDependency(MvdpError):
     """An optional dependency is needed for this feature; the message has the pip command."""
 
     http_status = 501
+
+
+def error_document(
+    error: BaseException | None, reason: str, internal: str
+) -> tuple[int | None, dict]:
+    """(status or None to keep the handler's, JSON body) of an error answered by a handler:
+    an MvdpError as itself, tornado's HTTPError by its message, anything else as the
+    ``internal`` message (its traceback goes to the log only)."""
+    from tornado import web
+
+    if isinstance(error, MvdpError):
+        return error.http_status, error.to_json()
+    if isinstance(error, web.HTTPError):
+        return None, {"message": error.log_message or reason, "error": "HTTPError"}
+    return None, {"message": internal, "error": "InternalError"}

@@ -35,6 +35,8 @@ const VALUE_KEYWORDS = new Set([
   'maxLength',
   'minItems',
   'maxItems',
+  'uniqueItems',
+  'pattern',
   'not',
   'required',
   'additionalProperties',
@@ -110,9 +112,13 @@ function typeOf(schema, defs, where) {
         case 'null':
           return 'null';
         case 'array':
-          return schema.items
-            ? `${typeOf(schema.items, defs, `${where}.items`)}[]`
-            : 'any[]';
+          if (!schema.items) {
+            return 'any[]';
+          }
+          {
+            const item = typeOf(schema.items, defs, `${where}.items`);
+            return item.includes(' | ') ? `(${item})[]` : `${item}[]`;
+          }
         case 'object':
           return objectBody(schema, defs, where, '');
         default:

@@ -11,9 +11,18 @@ export type { Axis, Goal, IPlan, Strategy, StrategyKind } from './planRules';
 
 export type PointState =
   'queued' | 'running' | 'success' | 'failed' | 'skipped';
-/** "unknown": the target stayed unreachable past the server's limit (it may still run). */
+/**
+ * "unknown": the target stayed unreachable past the server's limit (it may still run).
+ * "orphaned": the process hosting the run died; a server on the same store resumes it.
+ */
 export type RunState =
-  'queued' | 'running' | 'unknown' | 'success' | 'failed' | 'cancelled';
+  | 'queued'
+  | 'running'
+  | 'unknown'
+  | 'orphaned'
+  | 'success'
+  | 'failed'
+  | 'cancelled';
 
 export interface IParameter {
   name: string;
@@ -40,6 +49,11 @@ export interface IValidation {
   size: number | null;
   limit: number;
   errors: IFieldError[];
+  /**
+   * What would go wrong on the chosen target although the plan is valid: a file the
+   * notebook names that is not shipped (field `files`).
+   */
+  warnings: IFieldError[];
 }
 
 /** What a target can do (jupyter_mvdp/targets/base.py Capabilities): read, never the kind. */
@@ -50,6 +64,34 @@ export interface ITargetCapabilities {
   warm_kernels: boolean;
   writes_workspace: boolean;
   runs_in_process: boolean;
+  /** the points run in a folder holding the notebook and the plan's `files` only */
+  ships_files: boolean;
+  /** runs started elsewhere (the plan's schedule, Airflow's UI or API) come home */
+  lists_runs: boolean;
+}
+
+/**
+ * What a plan may ask of a target (jupyter_mvdp/core/policy.py `Policy.to_json`): the
+ * panel offers only this; the server checks it again at validate and at deploy.
+ */
+export interface IPolicy {
+  queues: string[] | null; // null: any queue
+  pools: string[] | null;
+  executor_config: boolean; // CPU / memory (a pod_override) allowed at all
+  images: string[];
+  service_accounts: string[];
+  secrets: string[];
+  config_maps: string[];
+  volume_claims: string[];
+  node_selectors: { [label: string]: string[] };
+  max_cpu: string | null;
+  max_memory: string | null;
+  max_grid: number | null;
+  max_parallelism: number | null;
+  max_active_runs: number | null;
+  schedules: 'none' | 'presets' | 'any';
+  min_schedule_interval: number;
+  presets: string[]; // the presets the interval allows, most frequent first
 }
 
 export interface ITarget {
@@ -60,6 +102,8 @@ export interface ITarget {
   message: string | null;
   settings: { [key: string]: any };
   capabilities: ITargetCapabilities;
+  /** absent from servers before the policy */
+  policy?: IPolicy;
 }
 
 export interface IPoint {
@@ -89,12 +133,23 @@ export interface ITry {
   finished: number | null;
 }
 
+/**
+ * Who or what started a run: `mvdp` (productionized from the lab or `jupyter mvdp run`),
+ * `schedule` (the plan's), `ui` / `api` / `cli` (someone in Airflow: `user`), `asset`,
+ * `backfill`, `operator` (another DAG), `other`.
+ */
+export interface IStartedBy {
+  kind: string;
+  user: string | null;
+}
+
 export interface IRun {
   run_id: string;
   pipeline: string;
   notebook: string;
   target: string;
   state: RunState;
+  started_by: IStartedBy;
   progress: string | null;
   strategy: Strategy;
   plan: IPlan;
@@ -109,6 +164,52 @@ export interface IRun {
   counts: { [state in PointState]: number };
   points: IPoint[];
   best: Pick<IPoint, 'id' | 'parameters' | 'metrics' | 'output'> | null;
+}
+
+/** A pipeline over time (GET pipelines/<id>/history; jupyter_mvdp/core/history.py). */
+export interface IHistory {
+  pipeline: string;
+  deployed: {
+    target: string;
+    first_deployed: number;
+    deployed: number;
+    schedule: string | null;
+    notebook: string;
+  }[];
+  champion: IChampion | null;
+  /** Every champion, newest first: when it changed. */
+  champions: IChampion[];
+  /** The runs, newest first, whoever started them. */
+  runs: IHistoryRun[];
+}
+
+export interface IChampion {
+  metric: string;
+  value: number;
+  run_id: string;
+  point_id: string | null;
+  at: number;
+}
+
+export interface IHistoryRun {
+  run_id: string;
+  target: string;
+  state: RunState;
+  outcome: 'deploy' | 'alert' | null;
+  reason: string | null;
+  message: string | null;
+  created: number;
+  finished: number | null;
+  started_by: IStartedBy;
+  strategy: string;
+  metric: string | null;
+  best: {
+    id: string;
+    parameters: { [name: string]: any };
+    value: number;
+  } | null;
+  /** this run made a champion */
+  crowned: boolean;
 }
 
 /** One event of the run-status schema (jupyter_mvdp/event_schemas/run/v1.yaml). */
@@ -151,16 +252,22 @@ export const api = {
       notebookPath(path, 'parameters-cell'),
       json({ cell_index: cellIndex, tagged })
     ),
-  validate: (notebook: string, plan: IPlan) =>
-    requestAPI<IValidation>('plans/validate', json({ notebook, plan })),
+  validate: (notebook: string, plan: IPlan, target?: string) =>
+    requestAPI<IValidation>(
+      'plans/validate',
+      json({ notebook, plan, ...(target ? { target } : {}) })
+    ),
   targets: () =>
     requestAPI<{ targets: ITarget[] }>('targets').then(r => r.targets),
   metrics: (notebook: string) =>
     requestAPI<{ metrics: string[] }>(
       `metrics?notebook=${encodeURIComponent(notebook)}`
     ).then(r => r.metrics),
-  runs: () => requestAPI<{ runs: IRun[] }>('runs').then(r => r.runs),
+  /** The user's runs, and what went wrong with the run store itself (set aside, missing). */
+  runs: () => requestAPI<{ runs: IRun[]; warnings: string[] }>('runs'),
   run: (runId: string) => requestAPI<IRun>(`runs/${runId}`),
+  history: (pipeline: string) =>
+    requestAPI<IHistory>(`pipelines/${encodeURIComponent(pipeline)}/history`),
   productionize: (notebook: string, plan: IPlan, target: string) =>
     requestAPI<IRun>('runs', json({ notebook, plan, target })),
   cancel: (runId: string) =>

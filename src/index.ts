@@ -21,6 +21,7 @@ import mvdpSvg from '../style/icons/mvdp.svg';
 import parametersSvg from '../style/icons/parameters.svg';
 import { DagView } from './components/DagView';
 import { createCompareWidget } from './mainviews/compareWidget';
+import { HistoryWidget } from './mainviews/historyWidget';
 import { RunWidget } from './mainviews/runWidget';
 import { announceRuns } from './notifications';
 import { MvdpPanel } from './panel';
@@ -181,7 +182,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
             onOpenOutput: path =>
               void app.commands.execute('docmanager:open', { path }),
             onCompare: (base, remote) =>
-              void app.commands.execute(CommandIDs.compare, { base, remote })
+              void app.commands.execute(CommandIDs.compare, { base, remote }),
+            onOpenHistory: pipeline =>
+              void app.commands.execute(CommandIDs.openHistory, { pipeline })
           });
           void runWidgets.add(widget);
           app.shell.add(widget, 'main');
@@ -191,7 +194,37 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    announceRuns(runs, openRun);
+    announceRuns(runs, openRun, pipeline =>
+      app.commands.execute(CommandIDs.openHistory, { pipeline })
+    );
+
+    const histories = new WidgetTracker<HistoryWidget>({
+      namespace: 'mvdp-history'
+    });
+    restorer?.restore(histories, {
+      command: CommandIDs.openHistory,
+      args: widget => ({ pipeline: widget.pipeline }),
+      name: widget => widget.pipeline
+    });
+    app.commands.addCommand(CommandIDs.openHistory, {
+      label: args =>
+        args.pipeline ? `History of ${args.pipeline}` : 'Pipeline history',
+      execute: args => {
+        const pipeline = args.pipeline as string;
+        let widget = histories.find(w => w.pipeline === pipeline);
+        if (!widget) {
+          widget = new HistoryWidget(pipeline, {
+            runs,
+            onOpenRun: openRun,
+            icon: mvdpIcon
+          });
+          void histories.add(widget);
+          app.shell.add(widget, 'main');
+        }
+        app.shell.activateById(widget.id);
+        return widget;
+      }
+    });
 
     app.commands.addCommand(CommandIDs.compare, {
       label: 'Compare two output notebooks (nbdime)',

@@ -141,6 +141,10 @@ export interface IPlanForm {
   pool: string;
   cpu: string;
   memory: string;
+  /** The plan's `notify`, kept as written (its channels name Airflow connections). */
+  notify: NonNullable<IPlan['notify']>;
+  /** The plan's `files`: paths and globs relative to the notebook (one per row). */
+  files: string[];
 }
 
 /** The plan's number fields the form edits, with the unit its messages name. */
@@ -244,6 +248,20 @@ export function buildPlan(
   if (Object.keys(executor).length) {
     plan.executor = executor;
   }
+  if (form.notify.length) {
+    plan.notify = form.notify;
+  }
+  const files = form.files.map(f => f.trim());
+  files.forEach((file, i) => {
+    if (file === '') {
+      errors[`files.${i}`] = 'give a path or a glob, relative to the notebook';
+    } else if (files.indexOf(file) !== i) {
+      errors[`files.${i}`] = `${file} is already in the list`;
+    }
+  });
+  if (files.length) {
+    plan.files = files;
+  }
   return { plan, errors, size };
 }
 
@@ -258,7 +276,9 @@ export const initialForm = (): IPlanForm => ({
   queue: '',
   pool: '',
   cpu: '',
-  memory: ''
+  memory: '',
+  notify: [],
+  files: []
 });
 
 const text = (value: any): string =>
@@ -324,5 +344,7 @@ export function formFromPlan(plan: IPlan): IPlanForm {
       ?.resources?.requests ?? {};
   form.cpu = text(requests.cpu);
   form.memory = text(requests.memory);
+  form.notify = plan.notify ?? [];
+  form.files = [...(plan.files ?? [])];
   return form;
 }

@@ -6,18 +6,43 @@ import { Notification } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
 
 import { IRun } from './api';
+import { startedByLabel, startedElsewhere } from './history';
 import { RunsModel } from './runsModel';
 
 export function announceRuns(
   runs: RunsModel,
-  openRun: (runId: string) => void
+  openRun: (runId: string) => void,
+  openHistory?: (pipeline: string) => void
 ): void {
-  runs.finished.connect((_, run) => announce(run, openRun));
+  runs.finished.connect((_, run) => announce(run, openRun, openHistory));
+  const said = new Set<string>();
+  runs.changed.connect(() => {
+    for (const warning of runs.warnings) {
+      if (!said.has(warning)) {
+        said.add(warning); // the run store itself: once a session, until dismissed
+        Notification.warning(warning, { autoClose: false });
+      }
+    }
+  });
 }
 
-function announce(run: IRun, openRun: (runId: string) => void): void {
-  const notebook = PathExt.basename(run.notebook);
+function announce(
+  run: IRun,
+  openRun: (runId: string) => void,
+  openHistory?: (pipeline: string) => void
+): void {
+  const elsewhere = startedElsewhere(run.started_by);
+  // a run the lab did not start (its schedule, Airflow's UI or API) says who started it
+  const notebook =
+    PathExt.basename(run.notebook) +
+    (elsewhere ? ` (${startedByLabel(run.started_by)})` : '');
   const actions = [{ label: 'Open run', callback: () => openRun(run.run_id) }];
+  if (elsewhere && openHistory) {
+    actions.push({
+      label: 'History',
+      callback: () => openHistory(run.pipeline)
+    });
+  }
   const counts = `${run.counts.success} succeeded, ${run.counts.failed} failed`;
   if (run.outcome === 'alert') {
     // an alert stays until dismissed: someone has to look at it

@@ -5,6 +5,7 @@
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { FilesForm } from './components/FilesForm';
 import { ParametersTable } from './components/ParametersTable';
 import { RunsList } from './components/RunsList';
 import { StrategyForm } from './components/StrategyForm';
@@ -70,6 +71,7 @@ function PanelView(props: IPanelOptions): JSX.Element {
         <React.Fragment key={key}>
           <ParametersTable model={model} />
           <StrategyForm model={model} />
+          <FilesForm model={model} />
           <TargetForm model={model} onSubmitted={props.openRun} />
         </React.Fragment>
       )}

@@ -7,7 +7,14 @@
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { api, IParameter, IPlan, ITarget, IValidation } from './api';
+import {
+  api,
+  IFieldError,
+  IParameter,
+  IPlan,
+  ITarget,
+  IValidation
+} from './api';
 import {
   buildPlan,
   canonical,
@@ -17,6 +24,7 @@ import {
   IPlanForm,
   IStrategyForm
 } from './model';
+import { executionChoices, formField, IExecutionChoices } from './policy';
 import { MvdpRequestError } from './request';
 import { RunsModel } from './runsModel';
 import { IPlanSettings, METADATA_KEY } from './tokens';
@@ -69,9 +77,18 @@ export class PlanModel {
   get fieldErrors(): { [field: string]: string } {
     const errors = { ...(this.built?.errors ?? {}) };
     for (const e of this.validation?.errors ?? []) {
-      errors[e.field || 'plan'] = e.message;
+      errors[formField(e.field) || 'plan'] = e.message;
     }
     return errors;
+  }
+
+  /** The chosen target, and what its policy lets the form offer. */
+  get chosenTarget(): ITarget | undefined {
+    return this.targets.find(t => t.name === this.target);
+  }
+
+  get choices(): IExecutionChoices {
+    return executionChoices(this.chosenTarget?.policy);
   }
 
   get valid(): boolean {
@@ -100,15 +117,25 @@ export class PlanModel {
   }
 
   setField(
-    key: Exclude<keyof IPlanForm, 'axes' | 'strategy'>,
+    key: Exclude<keyof IPlanForm, 'axes' | 'strategy' | 'notify' | 'files'>,
     value: string
   ): void {
     this._edit({ ...this.form, [key]: value });
   }
 
+  /** The plan's `files` (the rows of the files editor, empty rows included). */
+  setFiles(files: string[]): void {
+    this._edit({ ...this.form, files });
+  }
+
+  /** What the server warns of on the chosen target (e.g. a file read but not shipped). */
+  get warnings(): IFieldError[] {
+    return this.validation?.warnings ?? [];
+  }
+
   setTarget(target: string): void {
     this.target = target;
-    this._changed.emit();
+    this._validate(); // what a target allows (its policy) and delivers (notify) differ
   }
 
   /** Submit the plan; the new run joins the runs model. */
@@ -225,7 +252,7 @@ export class PlanModel {
     }
     this._timer = setTimeout(() => {
       api
-        .validate(path, built.plan)
+        .validate(path, built.plan, this.target)
         .then(validation => {
           if (
             path !== this.path ||

@@ -17,7 +17,7 @@ export interface IPlan {
   timeout?: number;
   /** How many more times a failed point is tried (Airflow's task retries; the local runner does the same). Default 0. */
   retries?: number;
-  /** Seconds between a failed try of a point and its next try (default 0). */
+  /** Seconds between a failed try of a point and its next try (default 0; at most a day, Airflow's max_task_retry_delay). */
   retry_delay?: number;
   /** Kernel that runs the notebook (default: the notebook's own kernelspec). */
   kernel?: string;
@@ -25,6 +25,10 @@ export interface IPlan {
   warm_kernels?: boolean;
   /** Airflow schedule: a cron expression or preset such as @daily; null runs on demand. */
   schedule?: string | null;
+  /** Files and folders the notebook reads, relative to it: paths or globs such as datasets/*.csv (a folder ships every file below it). A deploy ships them next to the notebook, where each point runs. */
+  files?: string[];
+  /** Who is told of what, through Airflow's own notifiers: each entry names its channel (email, slack, webhook), the events it is told of and the Airflow connection (by id) holding its credentials, never the credentials themselves. */
+  notify?: (INotifyEmail | INotifySlack | INotifyWebhook)[];
   /** Where Airflow runs each point. */
   executor?: {
     queue?: string;
@@ -55,6 +59,41 @@ export type Axis =
 
 export type Goal = 'max' | 'min';
 
+/** canary_alert: the candidate is not deployed; canary_deployed: it is; run_failed: the run failed or a point did; run_succeeded: every point succeeded. */
+export type NotifyEvents = (
+  'canary_alert' | 'canary_deployed' | 'run_failed' | 'run_succeeded'
+)[];
+
+/** An Airflow connection id (Admin > Connections, or AIRFLOW_CONN_<ID>). */
+export type ConnectionId = string;
+
+export type EmailAddress = string;
+
+export interface INotifyEmail {
+  channel: 'email';
+  on: NotifyEvents;
+  to: EmailAddress[];
+  from_email?: EmailAddress;
+  /** The SMTP connection (default smtp_default). */
+  smtp_conn_id?: ConnectionId;
+}
+
+export interface INotifySlack {
+  channel: 'slack';
+  on: NotifyEvents;
+  /** The Slack incoming-webhook connection (default slack_default). */
+  slack_webhook_conn_id?: ConnectionId;
+}
+
+export interface INotifyWebhook {
+  channel: 'webhook';
+  on: NotifyEvents;
+  /** The HTTP connection: its host is the base URL, its extra the headers (default http_default). */
+  http_conn_id?: ConnectionId;
+  /** Path after the connection's base URL, e.g. /hooks/mvdp. */
+  endpoint?: string;
+}
+
 export type Metric = string;
 
 export interface IGridStrategy {
@@ -69,6 +108,7 @@ export interface IEarlyStopStrategy {
   goal?: Goal;
   target: number;
   budget?: number;
+  /** Any integer the lab can hold exactly (JavaScript's safe integers). */
   seed?: number;
 }
 
@@ -138,9 +178,10 @@ export const PLAN_SCHEMA = {
     },
     retry_delay: {
       description:
-        'Seconds between a failed try of a point and its next try (default 0).',
+        "Seconds between a failed try of a point and its next try (default 0; at most a day, Airflow's max_task_retry_delay).",
       type: 'number',
-      minimum: 0
+      minimum: 0,
+      maximum: 86400
     },
     kernel: {
       description:
@@ -157,6 +198,37 @@ export const PLAN_SCHEMA = {
       description:
         'Airflow schedule: a cron expression or preset such as @daily; null runs on demand.',
       type: ['string', 'null']
+    },
+    files: {
+      description:
+        'Files and folders the notebook reads, relative to it: paths or globs such as datasets/*.csv (a folder ships every file below it). A deploy ships them next to the notebook, where each point runs.',
+      type: 'array',
+      maxItems: 1000,
+      uniqueItems: true,
+      items: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 4096
+      }
+    },
+    notify: {
+      description:
+        "Who is told of what, through Airflow's own notifiers: each entry names its channel (email, slack, webhook), the events it is told of and the Airflow connection (by id) holding its credentials, never the credentials themselves.",
+      type: 'array',
+      maxItems: 20,
+      items: {
+        oneOf: [
+          {
+            $ref: '#/$defs/notify_email'
+          },
+          {
+            $ref: '#/$defs/notify_slack'
+          },
+          {
+            $ref: '#/$defs/notify_webhook'
+          }
+        ]
+      }
     },
     executor: {
       description: 'Where Airflow runs each point.',
@@ -231,6 +303,98 @@ export const PLAN_SCHEMA = {
     goal: {
       enum: ['max', 'min']
     },
+    notify_events: {
+      description:
+        'canary_alert: the candidate is not deployed; canary_deployed: it is; run_failed: the run failed or a point did; run_succeeded: every point succeeded.',
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: {
+        enum: ['canary_alert', 'canary_deployed', 'run_failed', 'run_succeeded']
+      }
+    },
+    connection_id: {
+      description:
+        'An Airflow connection id (Admin > Connections, or AIRFLOW_CONN_<ID>).',
+      type: 'string',
+      pattern: '^[A-Za-z0-9_.-]{1,250}$'
+    },
+    email_address: {
+      type: 'string',
+      maxLength: 254,
+      pattern: '^[^@\\s,;<>"]+@[^@\\s,;<>"]+$'
+    },
+    notify_email: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['channel', 'on', 'to'],
+      properties: {
+        channel: {
+          const: 'email'
+        },
+        on: {
+          $ref: '#/$defs/notify_events'
+        },
+        to: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 50,
+          items: {
+            $ref: '#/$defs/email_address'
+          }
+        },
+        from_email: {
+          $ref: '#/$defs/email_address'
+        },
+        smtp_conn_id: {
+          $ref: '#/$defs/connection_id',
+          description: 'The SMTP connection (default smtp_default).'
+        }
+      }
+    },
+    notify_slack: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['channel', 'on'],
+      properties: {
+        channel: {
+          const: 'slack'
+        },
+        on: {
+          $ref: '#/$defs/notify_events'
+        },
+        slack_webhook_conn_id: {
+          $ref: '#/$defs/connection_id',
+          description:
+            'The Slack incoming-webhook connection (default slack_default).'
+        }
+      }
+    },
+    notify_webhook: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['channel', 'on'],
+      properties: {
+        channel: {
+          const: 'webhook'
+        },
+        on: {
+          $ref: '#/$defs/notify_events'
+        },
+        http_conn_id: {
+          $ref: '#/$defs/connection_id',
+          description:
+            'The HTTP connection: its host is the base URL, its extra the headers (default http_default).'
+        },
+        endpoint: {
+          description:
+            "Path after the connection's base URL, e.g. /hooks/mvdp.",
+          type: 'string',
+          maxLength: 2000,
+          pattern: '^[^\\s]*$'
+        }
+      }
+    },
     metric: {
       type: 'string',
       minLength: 1
@@ -270,10 +434,15 @@ export const PLAN_SCHEMA = {
         },
         budget: {
           type: 'integer',
-          minimum: 1
+          minimum: 1,
+          maximum: 9007199254740991
         },
         seed: {
-          type: 'integer'
+          description:
+            "Any integer the lab can hold exactly (JavaScript's safe integers).",
+          type: 'integer',
+          minimum: -9007199254740991,
+          maximum: 9007199254740991
         }
       }
     },

@@ -36,9 +36,16 @@ export class RunsModel {
     return this._runs.find(r => r.run_id === runId);
   }
 
+  /** What went wrong with the server's run store itself (a damaged store set aside). */
+  get warnings(): string[] {
+    return this._warnings;
+  }
+
   async reload(): Promise<void> {
     try {
-      this._runs = await api.runs();
+      const { runs, warnings } = await api.runs();
+      this._runs = runs;
+      this._warnings = warnings ?? [];
       this._changed.emit();
     } catch (reason) {
       console.warn('jupyter-mvdp: runs not loaded', reason);
@@ -76,15 +83,24 @@ export class RunsModel {
     }
     const event = emission as IRunEvent;
     const run = this.get(event.run_id);
+    const ended = event.kind === 'run' && DONE.includes(event.state ?? '');
     if (!run) {
-      void this.fetch(event.run_id).catch(() => undefined);
+      // a run started elsewhere (its schedule, Airflow's UI or API) may end within the
+      // poll that adopted it: its first events arrive before the lab has it
+      this.fetch(event.run_id)
+        .then(found => {
+          if (ended) {
+            this._finished.emit(found);
+          }
+        })
+        .catch(() => undefined);
       return;
     }
     this._runs = this._runs.map(r =>
       r.run_id === event.run_id ? applyEvent(r, event) : r
     );
     this._changed.emit();
-    if (event.kind === 'run' && DONE.includes(event.state ?? '')) {
+    if (ended) {
       // REST has the final ranking, best point and reasons
       this.fetch(event.run_id)
         .then(final => this._finished.emit(final))
@@ -93,6 +109,7 @@ export class RunsModel {
   }
 
   private _runs: IRun[] = [];
+  private _warnings: string[] = [];
   private _changed = new Signal<this, void>(this);
   private _finished = new Signal<this, IRun>(this);
 }

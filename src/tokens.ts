@@ -12,6 +12,7 @@ export namespace CommandIDs {
   export const viewDag = 'mvdp:view-dag';
   export const openRun = 'mvdp:open-run';
   export const compare = 'mvdp:compare';
+  export const openHistory = 'mvdp:open-history';
 }
 
 /** The id of the MVDP sidebar. */
@@ -47,4 +48,6 @@ export interface IRunViewOptions {
   onOpenOutput: (path: string) => void;
   /** Compare two output notebooks (nbdime). */
   onCompare: (base: string, remote: string) => void;
+  /** Open a pipeline's history (every run, whoever started it, and its champions). */
+  onOpenHistory?: (pipeline: string) => void;
 }

@@ -13,6 +13,8 @@ import os
 import time
 from collections.abc import Iterator
 
+from jupyter_mvdp.kernels.zygote.server import NAME, POINT_NAME
+
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -26,8 +28,8 @@ def subreaper() -> Iterator[None]:
         libc.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
-def _stat(pid: int) -> tuple[int, str, str] | None:
-    """(parent pid, state, command line) of a live process."""
+def _stat(pid: int) -> tuple[int, str, str, str] | None:
+    """(parent pid, state, command line, name) of a live process."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
@@ -36,10 +38,10 @@ def _stat(pid: int) -> tuple[int, str, str] | None:
     except OSError:
         return None
     fields = stat[stat.rindex(")") + 2 :].split()
-    return int(fields[1]), fields[0], cmdline
+    return int(fields[1]), fields[0], cmdline, stat[stat.index("(") + 1 : stat.rindex(")")]
 
 
-def _table() -> dict[int, tuple[int, str, str]]:
+def _table() -> dict[int, tuple[int, str, str, str]]:
     table = {}
     for name in os.listdir("/proc"):
         if name.isdigit() and (info := _stat(int(name))) is not None:
@@ -50,7 +52,7 @@ def _table() -> dict[int, tuple[int, str, str]]:
 def children() -> set[int]:
     """This process's direct children (live or zombie)."""
     me = os.getpid()
-    return {pid for pid, (ppid, _, _) in _table().items() if ppid == me}
+    return {pid for pid, (ppid, *_) in _table().items() if ppid == me}
 
 
 def left_behind(before: set[int], within: float) -> dict[int, str]:
@@ -69,12 +71,12 @@ def _subtrees(before: set[int]) -> dict[int, str]:
     me = os.getpid()
     table = _table()
     kids: dict[int, list[int]] = {}
-    for pid, (ppid, _, _) in table.items():
+    for pid, (ppid, *_) in table.items():
         kids.setdefault(ppid, []).append(pid)
     found, todo = {}, [pid for pid in kids.get(me, []) if pid not in before]
     while todo:
         pid = todo.pop()
-        _, state, cmdline = table[pid]
+        _, state, cmdline, _ = table[pid]
         if state == "Z":
             if table[pid][0] == me:
                 with contextlib.suppress(ChildProcessError):
@@ -89,7 +91,7 @@ def tree(root: int) -> dict[int, str]:
     """Live descendants of ``root``: pid -> command line."""
     table = _table()
     kids: dict[int, list[int]] = {}
-    for pid, (ppid, _, _) in table.items():
+    for pid, (ppid, *_) in table.items():
         kids.setdefault(ppid, []).append(pid)
     found, todo = {}, list(kids.get(root, []))
     while todo:
@@ -111,7 +113,7 @@ def wait_for(predicate, timeout: float, what: str):
 
 def _descendants(root: int, table: dict) -> list[int]:
     kids: dict[int, list[int]] = {}
-    for pid, (ppid, _, _) in table.items():
+    for pid, (ppid, *_) in table.items():
         kids.setdefault(ppid, []).append(pid)
     found, todo = [], list(kids.get(root, []))
     while todo:
@@ -122,27 +124,24 @@ def _descendants(root: int, table: dict) -> list[int]:
     return found
 
 
-def _zygote_child(pid: int, table: dict) -> bool:
+def _forked_kernel(pid: int, table: dict) -> bool:
+    """A kernel forked by a zygote: the child of a zygote's point process (kernels/zygote/
+    server.py names both; the kernel shares the zygote's command line)."""
     parent = table.get(table[pid][0])
-    return parent is not None and "jupyter_mvdp.kernels.zygote" in parent[2]
+    return parent is not None and parent[3] == POINT_NAME
 
 
 def kernels(root: int) -> dict[int, str]:
-    """Live kernels under ``root``: ipykernel processes, and kernels forked by a zygote
-    (children of a process running ``jupyter_mvdp.kernels.zygote``, whose command line they share)."""
+    """Live kernels under ``root``: ipykernel processes, and kernels forked by a zygote."""
     table = _table()
     return {
         pid: table[pid][2]
         for pid in _descendants(root, table)
-        if "ipykernel" in table[pid][2] or _zygote_child(pid, table)
+        if "ipykernel" in table[pid][2] or _forked_kernel(pid, table)
     }
 
 
 def zygotes(root: int) -> dict[int, str]:
     """Live zygotes under ``root`` (not the kernels they forked)."""
     table = _table()
-    return {
-        pid: table[pid][2]
-        for pid in _descendants(root, table)
-        if "jupyter_mvdp.kernels.zygote" in table[pid][2] and not _zygote_child(pid, table)
-    }
+    return {pid: table[pid][2] for pid in _descendants(root, table) if table[pid][3] == NAME}

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ..core import params
-from ..core.models import Plan
+from ..core.models import ACTIVE_RUN_STATES, Plan
 from ..core.naming import is_pipeline_name, project_root
 from ..exceptions import MvdpError, RunNotFound
 from ..kernels.lifeline import Interrupted, signals_as_interrupt
@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         default=os.environ.get("MVDP_CONFIG"),
-        help='JSON file {"targets": {"name": {"kind": "airflow", ...}}} (default: $MVDP_CONFIG)',
+        help='JSON file {"targets": {"name": {"kind": "airflow", ...}}, "policy": {...}}'
+        " (default: $MVDP_CONFIG)",
     )
     parser.add_argument(
         "--unreachable-limit",
@@ -89,8 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline", help=_PIPELINE_HELP)
     p.add_argument("--json", action="store_true", help="print the run document as JSON")
 
-    p = sub.add_parser("status", help="list runs, or show one")
+    p = sub.add_parser("status", help="list runs, show one, or a pipeline's history")
     p.add_argument("run_id", nargs="?")
+    p.add_argument(
+        "--pipeline",
+        help="the history of this pipeline (DAG id): every run, whoever started it (the "
+        "schedule, Airflow's UI or API), how it ended, and its champions",
+    )
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("cancel", help="cancel a run")
@@ -235,6 +241,9 @@ def _render(args) -> int:
 def _run(args) -> int:
     manager = _manager(args, args.notebook)
     plan = _load_plan(args)
+    checked = manager.validate(_rel(manager, args.notebook), plan.to_json(), args.target)
+    for warning in checked.get("warnings") or []:  # e.g. a file the target would not have
+        printing.say(f"jupyter mvdp: warning: {warning['message']}", file=sys.stderr)
     run_id = manager.submit(
         _rel(manager, args.notebook),
         plan,
@@ -258,7 +267,22 @@ def _run(args) -> int:
 
 def _status(args) -> int:
     manager = _manager(args, ".")
+    manager.mark_orphans()  # a local run whose process died is shown so, with why
+    if args.run_id is None:  # runs the targets started by themselves come home, then a poll
+        manager.refresh(manager.user)
+    if args.pipeline is not None:
+        if args.run_id is not None:
+            raise MvdpError("give a run id or --pipeline, not both")
+        history = manager.history(args.pipeline)
+        if args.json:
+            print(json.dumps(history, indent=2))
+        else:
+            printing.print_history(history)
+        return EXIT_OK
     if args.run_id is None:
+        for notice in manager.store_notices():
+            if notice not in manager.store_problems():  # those were said on opening it
+                printing.say(f"jupyter mvdp: warning: {notice}", file=sys.stderr)
         docs = [_from_cwd(manager, d) for d in manager.documents(manager.user)]
         if args.json:
             print(json.dumps({"runs": docs}, indent=2))
@@ -269,19 +293,21 @@ def _status(args) -> int:
                 d["notebook"],
                 d["target"],
                 d["state"],
+                printing.started_by(d["started_by"]),
                 printing.counts(d),
                 printing.best(d),
             ]
             for d in docs
         ]
-        printing.table(["run", "notebook", "target", "state", "points", "best"], rows)
+        header = ["run", "notebook", "target", "state", "started by", "points", "best"]
+        printing.table(header, rows)
         return EXIT_OK
     doc = manager.document(args.run_id)
     if doc["state"] in ("running", "unknown") and manager.follows_from_here(args.run_id):
         manager.sync(args.run_id)  # remote runs can be followed from any process
         doc = manager.document(args.run_id)
     doc = _show(manager, doc, args.json)
-    return _exit_code(doc) if doc["state"] not in ("queued", "running", "unknown") else EXIT_OK
+    return EXIT_OK if doc["state"] in ACTIVE_RUN_STATES else _exit_code(doc)
 
 
 def _show(manager, doc: dict, as_json: bool) -> dict:
@@ -324,6 +350,7 @@ _COMMANDS = {
 
 
 def _manager(args, notebook: str):
+    from ..core.policy import Policies
     from ..service.manager import RunManager
     from ..targets import build_targets
 
@@ -335,12 +362,21 @@ def _manager(args, notebook: str):
             raise MvdpError(f"Cannot read the config file {args.config}: {e}") from None
     root = project_root(_resolved(notebook))
     limit = getattr(args, "unreachable_limit", None)
-    return RunManager.open(
+    try:
+        policy = Policies(config.get("policy"))
+    except ValueError as e:
+        raise MvdpError(f"The config file {args.config}: {e}") from None
+    manager = RunManager.open(
         args.db,
         build_targets(config.get("targets", {})),
         root_dir=root,
+        shared_outputs=bool(config.get("shared_outputs", False)),
+        policy=policy,
         **({"unreachable_limit": limit} if limit is not None else {}),
     )
+    for problem in manager.store_problems():  # a damaged store set aside, a missing one
+        printing.say(f"jupyter mvdp: warning: {problem}", file=sys.stderr)
+    return manager
 
 
 def _resolved(path: str) -> Path:

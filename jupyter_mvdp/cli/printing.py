@@ -134,3 +134,72 @@ def table(header: list[str], rows: list[list]) -> None:
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+#: who or what started a run (core/document.py ``started_by`` kinds), for people
+STARTED_BY = {
+    "mvdp": "jupyter-mvdp",
+    "schedule": "schedule",
+    "ui": "Airflow UI",
+    "api": "Airflow API",
+    "cli": "Airflow CLI",
+    "asset": "asset event",
+    "backfill": "backfill",
+    "operator": "another DAG",
+    "other": "Airflow",
+}
+
+
+def started_by(who: dict) -> str:
+    label = STARTED_BY.get(who.get("kind"), str(who.get("kind")))
+    return (
+        f"{label} ({who['user']})" if who.get("user") and who.get("kind") != "schedule" else label
+    )
+
+
+def _when(at: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else ""
+
+
+def print_history(doc: dict) -> None:
+    """A pipeline over time: where it is deployed, its champion, each run newest first,
+    and every change of champion."""
+    say(f"pipeline {doc['pipeline']}")
+    for d in doc["deployed"]:
+        schedule = f"schedule {d['schedule']}" if d["schedule"] else "no schedule"
+        say(f"deployed on {d['target']} ({schedule}) at {_when(d['deployed'])}: {d['notebook']}")
+    champion = doc["champion"]
+    if champion:
+        say(
+            f"champion: {champion['metric']} {format_value(champion['value'])} since "
+            f"{_when(champion['at'])} (run {champion['run_id']}, point {champion['point_id']})"
+        )
+    else:
+        say("champion: none yet")
+    print()
+    rows = [
+        [
+            _when(r["created"]),
+            r["run_id"],
+            started_by(r["started_by"]),
+            r["state"],
+            r["outcome"] or "",
+            f"{r['metric']}={format_value(r['best']['value'])} {r['best']['id']}"
+            if r["best"]
+            else "",
+            "★" if r["crowned"] else "",
+            r["reason"] or r["message"] or "",
+        ]
+        for r in doc["runs"]
+    ]
+    table(["started", "run", "started by", "state", "outcome", "best", "champion", "why"], rows)
+    if doc["champions"]:
+        print()
+        say("champions, newest first:")
+        table(
+            ["since", "metric", "value", "run", "point"],
+            [
+                [_when(c["at"]), c["metric"], format_value(c["value"]), c["run_id"], c["point_id"]]
+                for c in doc["champions"]
+            ],
+        )

@@ -6,7 +6,10 @@ The renderer hands these names to the template as data (``SETTINGS["tasks"]`` an
 by the same names, so the two cannot drift. Round slicing is ``runtime.round_slice`` (the
 DAG calls it through the shipped runtime module).
 
-Tasks, by strategy:
+Every run starts with ``points``: it picks the run's version (the one its conf names, else
+the DAG file's own: ``render.dag.version_document``), pushes its digest as the XCom
+``version`` and returns the point ids the first mapped task maps (every later task reads the
+run's points, parameters and rules from that version). Then, by strategy:
 
 - grid: ``run_point`` (mapped) -> ``collect`` (return value: ``best`` point id, ``value``,
   ``parameters``).
@@ -28,6 +31,7 @@ from .models import Plan
 
 #: task ids; ``{}`` is the round number
 TASKS = {
+    "points": "points",
     "run_point": "run_point",
     "run_round": "run_round_{}",
     "check_round": "check_round_{}",
@@ -38,9 +42,18 @@ TASKS = {
 }
 #: XCom keys
 KEYS = {
+    "version": "version",
     "decision": "decision",
     "parameters": "parameters",
     "deploy_output": "deploy_output",
+}
+#: the events a plan's ``notify`` names (plan.schema.json ``notify_events``): the canary's
+#: two outcomes and the run's end
+EVENTS = {
+    "alert": "canary_alert",
+    "deployed": "canary_deployed",
+    "failed": "run_failed",
+    "succeeded": "run_succeeded",
 }
 #: Airflow's parallelism for a plan that sets none
 DEFAULT_AIRFLOW_PARALLELISM = 16

@@ -7,6 +7,7 @@ rank, the counts per state, the best point and the warnings.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +32,16 @@ _RUN_TAIL = (
     "updated",
     "finished",
 )
+
+
+def started_by(row: Mapping[str, Any]) -> dict:
+    """Who or what started the run, ``{"kind", "user"}``: ``mvdp`` (productionized from
+    the lab or ``jupyter mvdp run`` by its owner), else what its target said when the run was
+    adopted (``schedule``, ``ui``, ``api``, ``cli``...: targets/airflow/listing.py)."""
+    stored = row.get("started_by")
+    if stored:
+        return json.loads(stored) if isinstance(stored, str) else dict(stored)
+    return {"kind": "mvdp", "user": row.get("user")}
 
 
 def run_document(record: Mapping[str, Any]) -> dict:
@@ -59,6 +70,7 @@ def run_document(record: Mapping[str, Any]) -> dict:
         warnings.append(unrecorded_warning(shown, metric))
     return {
         **{k: row[k] for k in _RUN_FIELDS},
+        "started_by": started_by(row),
         "strategy": strategy,
         "plan": spec["plan"],
         **{k: row[k] for k in _RUN_TAIL},

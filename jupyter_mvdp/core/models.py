@@ -10,18 +10,22 @@ import json
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib.resources import files
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ..exceptions import InvalidPlan
 
 PointState = Literal["queued", "running", "success", "failed", "skipped"]
 # "unknown": the target has not answered for longer than the configured limit (the run may
-# still be going there); it goes back to "running" as soon as a poll succeeds again
-RunState = Literal["queued", "running", "unknown", "success", "failed", "cancelled"]
-POINT_STATES: tuple[str, ...] = ("queued", "running", "success", "failed", "skipped")
-RUN_STATES: tuple[str, ...] = ("queued", "running", "unknown", "success", "failed", "cancelled")
+# still be going there); it goes back to "running" as soon as a poll succeeds again.
+# "orphaned": the process that hosted the run is gone and no live process has taken it over
+# yet (its message says why); a Jupyter server on the same store resumes it, or cancel it.
+RunState = Literal["queued", "running", "unknown", "orphaned", "success", "failed", "cancelled"]
+POINT_STATES: tuple[str, ...] = get_args(PointState)
+RUN_STATES: tuple[str, ...] = get_args(RunState)
 FINISHED_POINT_STATES = frozenset({"success", "failed", "skipped"})
 FINISHED_RUN_STATES = frozenset({"success", "failed", "cancelled"})
+#: a run in one of these states has an owner that follows it (or had one that died)
+ACTIVE_RUN_STATES = tuple(s for s in RUN_STATES if s not in FINISHED_RUN_STATES)
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,37 @@ class Executor:
 
 
 @dataclass(frozen=True)
+class Notify:
+    """One channel of the plan's ``notify``: who is told (``to`` for email), of which events
+    (``on``), through which Airflow connection (by id: the credentials stay in Airflow).
+    ``core/notify.py`` holds the rules; the DAG and the local target deliver."""
+
+    channel: Literal["email", "slack", "webhook"]
+    on: tuple[str, ...]
+    to: tuple[str, ...] = ()  # email
+    from_email: str | None = None  # email; else the connection's own from_email
+    smtp_conn_id: str | None = None
+    slack_webhook_conn_id: str | None = None
+    http_conn_id: str | None = None
+    endpoint: str | None = None  # webhook: the path after the connection's base URL
+
+    @classmethod
+    def from_json(cls, doc: dict) -> Notify:
+        return cls(**{**doc, "on": tuple(doc["on"]), "to": tuple(doc.get("to", ()))})
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"channel": self.channel, "on": list(self.on)}
+        if self.to:
+            out["to"] = list(self.to)
+        for key in ("from_email", "smtp_conn_id", "slack_webhook_conn_id", "http_conn_id"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.endpoint is not None:
+            out["endpoint"] = self.endpoint
+        return out
+
+
+@dataclass(frozen=True)
 class Plan:
     """What to run: a grid spec (see grid.py) and a strategy (see strategies.py)."""
 
@@ -94,6 +129,10 @@ class Plan:
     schedule: str | None = None
     executor: Executor = field(default_factory=Executor)
     warm_kernels: bool | None = None
+    notify: tuple[Notify, ...] = ()
+    #: files and folders the notebook reads, relative to it (paths or globs): they travel
+    #: with the notebook to a remote target (service/paths.py checks them)
+    files: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, doc: Any) -> Plan:
@@ -121,6 +160,8 @@ class Plan:
             schedule=doc.get("schedule"),
             executor=Executor(**doc.get("executor", {})),
             warm_kernels=doc.get("warm_kernels"),
+            notify=tuple(Notify.from_json(n) for n in doc.get("notify", ())),
+            files=tuple(doc.get("files", ())),
         )
 
     def to_json(self) -> dict:
@@ -131,6 +172,10 @@ class Plan:
                 out[key] = getattr(self, key)
         if self.executor.to_json():
             out["executor"] = self.executor.to_json()
+        if self.notify:
+            out["notify"] = [n.to_json() for n in self.notify]
+        if self.files:
+            out["files"] = list(self.files)
         return out
 
 
@@ -156,6 +201,8 @@ def _schema_error(error) -> dict:
     elif error.validator == "oneOf" and path.startswith("strategy"):
         kind = error.instance.get("kind") if isinstance(error.instance, dict) else None
         message = _strategy_error(kind, error)
+    elif error.validator == "oneOf" and path.startswith("notify."):
+        message = _notify_error(error)
     elif error.validator == "oneOf" and path.startswith("grid."):
         message = (
             "expected a list of values, a range {start, stop, step}, "
@@ -177,6 +224,34 @@ def _strategy_error(kind, error) -> str:
     if sub.validator == "additionalProperties":
         return _schema_error(sub)["message"]
     return f"{where + ': ' if where != 'strategy' else ''}{sub.message}"
+
+
+def _notify_error(error) -> str:
+    """The problem of one ``notify`` entry, judged against the schema of its channel."""
+    channels = ("email", "slack", "webhook")
+    channel = error.instance.get("channel") if isinstance(error.instance, dict) else None
+    if channel not in channels:
+        return f"channel must be one of {', '.join(channels)} (got {channel!r})"
+    sub = next(
+        (c for c in error.context if c.schema_path and c.schema_path[0] == channels.index(channel)),
+        None,
+    )
+    if sub is None:
+        return error.message
+    if sub.validator in ("additionalProperties", "oneOf"):
+        return _schema_error(sub)["message"]
+    where = ".".join(str(p) for p in sub.relative_path)
+    message = sub.message
+    if sub.validator == "pattern":
+        field = str(sub.relative_path[0]) if sub.relative_path else ""
+        message = f"{sub.instance!r} is not " + (
+            "an email address"
+            if field in ("to", "from_email")
+            else "a path without spaces"
+            if field == "endpoint"
+            else "an Airflow connection id (letters, digits, '_', '.', '-')"
+        )
+    return f"{where + ': ' if where else ''}{message}"
 
 
 @dataclass(frozen=True)
@@ -237,3 +312,33 @@ class RunSpec:
     #: canary: the deploy notebook's absolute local path, checked by paths.PathResolver
     deploy_notebook: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # target-specific ids (dag_run_id, ...)
+    #: the input notebook's path relative to the server root (what provenance names)
+    notebook_path: str | None = None
+    #: canary: the sha256 of the deploy notebook's bytes
+    deploy_notebook_sha256: str | None = None
+    #: the plan's files, as read at submit: ``[{"path" (relative to the notebook's folder),
+    #: "sha256", "size"}]``
+    files: list[dict[str, Any]] = field(default_factory=list)
+    #: the notebooks' bytes as read once at submit, by sha256: what is hashed is what runs and
+    #: ships, also after a restart (the run store keeps them; never in the spec's JSON)
+    snapshots: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    @property
+    def target_run_id(self) -> str:
+        """The run's id on its target (Airflow's DAG run id): its own id, unless the target
+        started it (a schedule, Airflow's UI or API) and the run was adopted (discover.py)."""
+        return self.extra.get("dag_run_id") or self.run_id
+
+
+@dataclass(frozen=True)
+class ListedRun:
+    """A run a target knows of a deployed pipeline, as listing the target shows it: perhaps
+    one that was not started from here (the plan's schedule, Airflow's UI or API)."""
+
+    pipeline: str
+    target_run_id: str
+    #: who or what started it: ``{"kind": "schedule" | "ui" | "api" | "cli" | "asset" |
+    #: "backfill" | "operator" | "other", "user": name or None}``
+    started_by: dict[str, Any]
+    queued_at: float | None  # epoch seconds, when the target created it
+    conf: dict[str, Any] = field(default_factory=dict)

@@ -92,6 +92,15 @@ def project_root(path: Path) -> Path:
     return Path(top).resolve() if out.returncode == 0 and top else folder
 
 
+#: what ``new_run_id`` makes: a time and 64 random bits
+RUN_ID = re.compile(r"\d{8}T\d{6}-[0-9a-f]{16}")
+
+
+def is_run_id(text: object) -> bool:
+    """Is ``text`` a run id as ``new_run_id`` makes them (a client may propose one)?"""
+    return isinstance(text, str) and RUN_ID.fullmatch(text) is not None
+
+
 def new_run_id() -> str:
     """Sortable by time, unique by 64 random bits (a clash needs ~4 billion runs a second)."""
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(8)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-INJECTED_TAG = "injected-parameters"
+from .runtime import INJECTED_TAG  # the cell papermill adds after the parameters cell
+
 ERROR_MARKER_TAG = "papermill-error-cell-tag"  # papermill.execute.ERROR_MARKER_TAG
 
 

@@ -28,8 +28,8 @@ from ..exceptions import (
     NotebookNotFound,
     UnsupportedKernel,
 )
+from . import runtime
 from .models import Parameter
-from .notebook_errors import INJECTED_TAG  # the cell papermill adds after the parameters cell
 
 TAG = "parameters"
 HOW_TO_TAG = (
@@ -56,6 +56,23 @@ def read_notebook(path: str | Path) -> nbformat.NotebookNode:
     return reads_notebook(text, path.name)
 
 
+def read_notebook_bytes(path: str | Path) -> tuple[bytes, nbformat.NotebookNode]:
+    """``read_notebook`` that also gives the bytes it read: a run reads its notebook once,
+    so the bytes it hashes are the ones it parses, runs and ships."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NotebookNotFound(f"Notebook not found: {path}") from None
+    except OSError as e:
+        raise NotANotebook(f"{path.name} is not a Jupyter notebook ({type(e).__name__})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotANotebook(f"{path.name} is not a Jupyter notebook (not UTF-8 text)") from None
+    return data, reads_notebook(text, path.name)
+
+
 def reads_notebook(text: str, name: str = "notebook") -> nbformat.NotebookNode:
     """``read_notebook`` for the text of a notebook."""
     try:
@@ -77,13 +94,7 @@ def without_injected(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The notebook without the ``injected-parameters`` cells an earlier papermill run left:
     run as is (an empty grid, a canary of the defaults) it must use its own defaults, not the
     stale injected values, so that what ran is what the run says."""
-    nb.cells = [c for c in nb.cells if INJECTED_TAG not in c.get("metadata", {}).get("tags", [])]
-    return nb
-
-
-def shipped_notebook(path: str | Path) -> bytes:
-    """The bytes a deploy ships for the notebook at ``path`` (stale injected cells removed)."""
-    return nbformat.writes(without_injected(read_notebook(path))).encode()
+    return runtime.drop_injected(nb)
 
 
 def parameters_cell_index(nb: nbformat.NotebookNode) -> int:

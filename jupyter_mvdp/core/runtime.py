@@ -10,8 +10,14 @@ imports: in Airflow it is a top-level module.
 
 from __future__ import annotations
 
+import ast
+import hashlib
+import html
 import json
 import math
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -283,6 +289,81 @@ def canary_decision(
     )
 
 
+# --- notices (the plan's ``notify``) -------------------------------------------------------
+
+_NOTICE_TITLES = {
+    "canary_alert": "canary alert on {pipeline}: the new model is not deployed",
+    "canary_deployed": "{pipeline}: a new model is deployed",
+    "run_failed": "run {run_id} of {pipeline} failed",
+    "run_succeeded": "run {run_id} of {pipeline} succeeded",
+}
+_OUTCOMES = {
+    "canary_alert": "alert (the candidate is not deployed)",
+    "canary_deployed": "deploy (the candidate is the new champion)",
+}
+
+
+def _one_line(text: Any, limit: int = 300) -> str:
+    """``text`` on one line (a mail header, a chat title): control characters become spaces."""
+    flat = "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in str(text))
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def notice(
+    event: str,
+    pipeline: str,
+    run_id: str,
+    *,
+    metric: str | None = None,
+    best: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+    state: str | None = None,
+    outcome: str | None = None,
+) -> dict:
+    """What the plan's channels are told of ``event`` (``canary_alert``, ``canary_deployed``,
+    ``run_failed``, ``run_succeeded``): ``subject`` and ``text`` for people, and the facts as
+    data (a webhook posts the whole document). ``best``: the best point, ``{"id",
+    "parameters", "value"}`` (its ``metric``). The one message of the DAG's notifiers and the
+    local target alike."""
+    best = dict(best) if best else None
+    lines = [f"Pipeline: {pipeline}", f"Run: {run_id}"]
+    if event in _OUTCOMES:
+        lines.append(f"Outcome: {_OUTCOMES[event]}")
+    elif state:
+        lines.append(f"State: {state}")
+    if reason:
+        lines.append(f"Reason: {reason}")
+    if best:
+        values = ", ".join(
+            f"{k}={json.dumps(v, ensure_ascii=False)}"
+            for k, v in (best.get("parameters") or {}).items()
+        )
+        lines.append(f"Best point: {best.get('id')} ({values or 'the notebook defaults'})")
+        value = metric_value({"v": best.get("value")}, "v")
+        if metric:
+            lines.append(f"{metric}: {'none recorded' if value is None else format(value, 'g')}")
+    else:
+        lines.append("Best point: none (no point succeeded with the metric)" if metric else "")
+    title = _NOTICE_TITLES.get(event, "{pipeline}: " + str(event))
+    return {
+        "event": event,
+        "pipeline": pipeline,
+        "run_id": run_id,
+        "state": state,
+        "outcome": outcome,
+        "reason": reason,
+        "metric": metric,
+        "best": json_safe(best),
+        "subject": "[jupyter-mvdp] " + _one_line(title.format(pipeline=pipeline, run_id=run_id)),
+        "text": "\n".join(line for line in lines if line) + "\n",
+    }
+
+
+def notice_html(message: Mapping[str, Any]) -> str:
+    """The notice's text as the body of an HTML mail (escaped: it holds notebook values)."""
+    return f"<pre>{html.escape(message['text'])}</pre>"
+
+
 # --- kernel starts -------------------------------------------------------------------------
 
 KERNEL_STARTS = 3
@@ -302,3 +383,314 @@ def starting_kernels_again(execute: Callable[[], T], say: Callable[[str], None])
                 raise
             say(f"the kernel died while starting ({e}); starting another")
     return execute()
+
+
+# --- what ran: the notebook's bytes, its working copy, its provenance ---------------------
+
+INJECTED_TAG = "injected-parameters"  # the cell papermill adds after the parameters cell
+ENGINE = "mvdp"  # the papermill engine execute_notebook registers (nbclient's, plus versions)
+_READY = ".mvdp-complete"  # the last file a working copy gets: it is whole
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def drop_injected(nb: Any) -> Any:
+    """The notebook without the ``injected-parameters`` cells an earlier papermill run left:
+    run as is (an empty grid, a canary of the defaults) it must use its own defaults, not the
+    stale injected values, so that what ran is what the run says."""
+    nb["cells"] = [
+        c
+        for c in nb.get("cells") or []
+        if INJECTED_TAG not in ((c.get("metadata") or {}).get("tags") or [])
+    ]
+    return nb
+
+
+def imported_modules(sources: Iterable[str]) -> list[str]:
+    """Modules imported by code cells' ``sources``, in order of appearance: ``import a.b``
+    gives ``a.b``, ``from a.b import c`` gives ``a.b`` and ``a.b.c`` (it may be a module).
+    IPython lines (``%magic``, ``!shell``) are dropped first; a cell that does not parse is
+    skipped."""
+    names: list[str] = []
+    for source in sources:
+        text = "\n".join(
+            "" if line.lstrip().startswith(("%", "!")) else line
+            for line in (source or "").splitlines()
+        )
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+                found = [n for n in found if not n.endswith(".*")]
+            else:
+                continue
+            names.extend(n for n in found if n not in names)
+    return names
+
+
+def top_level_packages(modules: Iterable[str]) -> list[str]:
+    """The top-level names of ``modules`` (``sklearn`` of ``sklearn.metrics``), sorted; the
+    kernel leaves out its own standard library when it reports their versions."""
+    return sorted({m.split(".")[0] for m in modules} - {"__future__", "__main__"})
+
+
+# Run in the kernel by versions_expression, in a namespace of its own (never the notebook's):
+# the distribution version of each top-level package the notebook imports, as this kernel
+# sees it (else the module's own __version__ when it is imported), and the kernel's Python.
+_VERSIONS_SOURCE = """
+import importlib.metadata as md, json, sys
+std = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
+try:
+    dists = md.packages_distributions()
+except Exception:
+    dists = {}
+def version(name):
+    for dist in dists.get(name, ()):
+        try:
+            return md.version(dist)
+        except Exception:
+            pass
+    found = getattr(sys.modules.get(name), "__version__", None)
+    return None if found is None else str(found)
+result = json.dumps({
+    "python": sys.version.split()[0],
+    "packages": {n: version(n) for n in names if n not in std},
+})
+"""
+
+
+def versions_expression(packages: Iterable[str]) -> str:
+    """One Python expression for an ``execute_request``'s ``user_expressions``: a silent
+    request (no cell, no output, nothing left in the notebook's namespace) answered with the
+    kernel's versions (``read_versions``)."""
+    names = [p for p in packages if p.isidentifier()]
+    return (
+        "(lambda ns: __import__('builtins').exec(ns.pop('source'), ns) or ns['result'])"
+        f"({{'source': {_VERSIONS_SOURCE!r}, 'names': {names!r}}})"
+    )
+
+
+def read_versions(content: Mapping | None) -> dict | None:
+    """``{"python", "packages"}`` from the kernel's execute_reply to versions_expression
+    (None when the kernel could not say: another language, an error)."""
+    found = ((content or {}).get("user_expressions") or {}).get("versions") or {}
+    if found.get("status") != "ok":
+        return None
+    try:
+        doc = json.loads(ast.literal_eval((found.get("data") or {}).get("text/plain", "")))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("packages"), dict):
+        return None
+    packages = {str(k): None if v is None else str(v) for k, v in doc["packages"].items()}
+    return {"python": str(doc.get("python")), "packages": packages}
+
+
+def provenance(
+    *,
+    run_id: str,
+    pipeline: str,
+    point_id: str,
+    parameters: Mapping[str, Any],
+    input: str,
+    input_sha256: str,
+    kernel: str | None,
+    target: str,
+) -> dict:
+    """What an output notebook says about itself in ``metadata.mvdp``, the same on every
+    target: the run, pipeline, point and parameters, the input notebook (its path relative to
+    the server root and the sha256 of the bytes that ran), the kernel and the target.
+    ``versions`` (Python, papermill, the top-level packages the notebook imports) is filled
+    by ``execute_notebook``, from the kernel that ran the notebook."""
+    return {
+        "run_id": run_id,
+        "pipeline": pipeline,
+        "point_id": point_id,
+        "parameters": json_safe(dict(parameters)),
+        "input": input,
+        "input_sha256": input_sha256,
+        "kernel": kernel,
+        "target": target,
+        "versions": {"python": None, "papermill": None, "packages": {}},
+    }
+
+
+def execute_notebook(
+    papermill: Any,
+    nbformat: Any,
+    input_path: str,
+    output_path: str,
+    *,
+    input_sha256: str | None,
+    provenance: Mapping[str, Any],
+    **options: Any,
+) -> Any:
+    """Run one point with ``papermill.execute_notebook`` (``options``: its arguments): the
+    notebook at ``input_path`` is read once and runs only if those bytes are the ones
+    ``input_sha256`` names (None: a DAG rendered to run a notebook where it is, named by no
+    digest), and the provenance names the bytes read: it never names another notebook. Its
+    stale injected cells are dropped, ``metadata.mvdp`` is ``provenance``, papermill records
+    ``input_path`` (a path, not a copy of the notebook), and once the cells ran the kernel is
+    asked for its versions with a silent request (no cell is added to the output).
+    ``papermill`` and ``nbformat`` are the caller's modules: this file imports neither."""
+    with open(input_path, "rb") as f:
+        data = f.read()
+    found = sha256_of(data)
+    if input_sha256 is not None and found != input_sha256:
+        raise RuntimeError(
+            f"{os.path.basename(input_path)} is not the notebook this run was started with "
+            f"(sha256 {found[:12]}…, expected {input_sha256[:12]}…): nothing ran; run it again"
+        )
+    nb = nbformat.from_dict(nbformat.reads(data.decode("utf-8"), as_version=4))
+    drop_injected(nb)
+    meta = json.loads(json.dumps(dict(provenance)))
+    meta["input_sha256"] = found  # the bytes read (those named, when a digest names them)
+    meta.setdefault("versions", {})["papermill"] = getattr(papermill, "__version__", None)
+    nb.metadata["mvdp"] = meta
+    code = [c.get("source", "") for c in nb.cells if c.get("cell_type") == "code"]
+    papermill.engines.papermill_engines.register(ENGINE, _engine(papermill))
+    return papermill.execute_notebook(
+        nb,
+        output_path,
+        engine_name=ENGINE,
+        mvdp_input_path=input_path,
+        mvdp_packages=top_level_packages(imported_modules(code)),
+        **options,
+    )
+
+
+_ENGINES: dict[int, Any] = {}
+
+
+def _engine(papermill: Any) -> Any:
+    """papermill's nbclient engine (one class per papermill module), which writes the input's
+    path where papermill writes it and asks the kernel for its versions after the cells."""
+    if id(papermill) in _ENGINES:
+        return _ENGINES[id(papermill)]
+    engines, utils = papermill.engines, papermill.utils
+
+    class Client(papermill.clientwrap.PapermillNotebookClient):
+        mvdp_packages: tuple = ()
+
+        def papermill_execute_cells(self):
+            super().papermill_execute_cells()  # a failed cell returns here too (it is saved)
+            versions = self._kernel_versions()
+            meta = self.nb.metadata.get("mvdp")
+            if versions is not None and isinstance(meta, dict):
+                meta["versions"] = {**(meta.get("versions") or {}), **versions}
+
+        def _kernel_versions(self) -> dict | None:
+            expression = versions_expression(self.mvdp_packages)
+            timeout, self.timeout = self.timeout, 60
+            try:
+                msg_id = self.kc.execute(
+                    "",
+                    silent=True,
+                    store_history=False,
+                    user_expressions={"versions": expression},
+                    allow_stdin=False,
+                )
+                return read_versions(self.wait_for_reply(msg_id)["content"])
+            except Exception:  # a dead kernel, another language: the output says nothing
+                return None
+            finally:
+                self.timeout = timeout
+
+    class Engine(engines.NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, mvdp_input_path=None, **kwargs):
+            nb.metadata.papermill["input_path"] = mvdp_input_path  # not the node papermill had
+            return super().execute_notebook(nb, kernel_name, **kwargs)
+
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man,
+            kernel_name,
+            log_output=False,
+            stdout_file=None,
+            stderr_file=None,
+            start_timeout=60,
+            execution_timeout=None,
+            mvdp_packages=(),
+            **kwargs,
+        ):
+            # NBClientEngine's own, with the client above
+            kwargs = utils.remove_args(["input_path"], **kwargs)
+            safe_kwargs = utils.remove_args(["timeout", "startup_timeout"], **kwargs)
+            final_kwargs = utils.merge_kwargs(
+                safe_kwargs,
+                timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=papermill.log.logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            client = Client(nb_man, **final_kwargs)
+            client.mvdp_packages = tuple(mvdp_packages)
+            return client.execute()
+
+    _ENGINES[id(papermill)] = Engine
+    return Engine
+
+
+def safe_relative(path: str) -> str:
+    """``path`` when it is a plain relative path (``/``-separated, no ``..``, no absolute or
+    empty part): what a working copy may write, whatever a store holds."""
+    parts = str(path).split("/")
+    if (
+        not path
+        or "\\" in path
+        or "\0" in path
+        or path.startswith("/")
+        or any(p in ("", ".", "..") for p in parts)
+    ):
+        raise ValueError(f"{path!r} is not a relative path inside the notebook's folder")
+    return path
+
+
+def working_copy(folder: str, entries: Iterable[Mapping[str, Any]], source: Callable) -> str:
+    """``folder`` holding each of ``entries`` (``{"path", "sha256"}``: the notebook, the
+    files it reads) at its path, copied from ``source(sha256)`` (a context manager giving the
+    stored bytes, e.g. ``fsspec.open(url, "rb")``) and checked against its sha256. Made once:
+    built aside and renamed whole, so the points of a run on one worker share it and a later
+    deploy never changes a file under a running point."""
+    if os.path.exists(os.path.join(folder, _READY)):
+        return folder
+    parent = os.path.dirname(os.path.abspath(folder))
+    os.makedirs(parent, exist_ok=True)
+    building = tempfile.mkdtemp(prefix=".building-", dir=parent)
+    try:
+        for entry in entries:
+            relative = safe_relative(entry["path"])
+            dest = os.path.join(building, *relative.split("/"))
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            digest = hashlib.sha256()
+            with source(entry["sha256"]) as src, open(dest, "wb") as out:
+                while chunk := src.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != entry["sha256"]:
+                raise RuntimeError(
+                    f"{relative}: the stored copy is not the file deployed "
+                    f"(sha256 {digest.hexdigest()[:12]}…, expected {entry['sha256'][:12]}…)"
+                )
+        with open(os.path.join(building, _READY), "w"):
+            pass
+        try:
+            os.rename(building, folder)
+        except OSError:  # another point of the run made it first
+            if not os.path.exists(os.path.join(folder, _READY)):
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return folder

@@ -16,6 +16,12 @@
 - ``signals_as_interrupt`` turns SIGTERM and SIGHUP into ``Interrupted`` in the main thread, so
   a supervisor's stop (``timeout``, CI, systemd, ``docker stop``) takes the same path as
   Ctrl-C: cancel, record why, clean up.
+- A point's own processes (what its notebook starts: ``Popen``, a new session, a double fork,
+  ``multiprocessing``, ``sleep &``, a kernel that forks itself away) die with the point: the
+  process that holds the point (its worker, or the zygote's point process for a warm kernel)
+  is a child subreaper (``become_subreaper``), so orphans are re-parented to it rather than to
+  init, and ``kill_tree`` kills every descendant it has, round after round until none is left.
+  No cgroup is needed (most desktops and containers do not delegate one).
 """
 
 from __future__ import annotations
@@ -27,11 +33,15 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 from jupyter_client.manager import AsyncKernelManager
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
+_PR_SET_NAME = 15
+_PR_SET_CHILD_SUBREAPER = 36
 _libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
@@ -48,9 +58,91 @@ def die_with_parent(sig: int = signal.SIGKILL, parent: int | None = None) -> Non
     known) is already gone, the race is lost: exit now rather than live on as an orphan."""
     if _libc is None:
         return
-    _libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    _prctl(_PR_SET_PDEATHSIG, int(sig))
     if parent is not None and os.getppid() != parent:
         os._exit(1)
+
+
+def _prctl(option: int, value) -> None:
+    if _libc is not None:
+        _libc.prctl(option, value, 0, 0, 0)
+
+
+def become_subreaper() -> None:
+    """Orphans of this process's descendants (a double fork, a daemon, a kernel that forked
+    itself away) are re-parented to this process instead of init, so ``kill_tree`` finds them."""
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def set_private(private: bool = True) -> None:
+    """A private process cannot be traced by other processes of its user, nor its memory read
+    or its file descriptors taken (``/proc/<pid>/mem``, ``pidfd_getfd``): a notebook cannot
+    borrow what its worker or the zygote holds. Kernels are not private, as fresh ones are not."""
+    _prctl(_PR_SET_DUMPABLE, 0 if private else 1)
+
+
+def set_name(name: str) -> None:
+    """The process's name (``/proc/<pid>/comm``, what ``ps`` shows), at most 15 bytes."""
+    _prctl(_PR_SET_NAME, name.encode()[:15])
+
+
+def descendants(root: int) -> list[int]:
+    """The live (not zombie) descendants of process ``root``, read from /proc's parent links
+    (none where there is no /proc)."""
+    children: dict[int, list[int]] = {}
+    live = set()
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # gone meanwhile
+            continue
+        state, ppid = stat[stat.rindex(b")") + 2 :].split()[:2]
+        children.setdefault(int(ppid), []).append(int(name))
+        if state != b"Z":
+            live.add(int(name))
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        if pid in live:
+            found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def kill_tree(root: int | None = None, rounds: int = 400) -> None:
+    """SIGKILL every descendant of ``root`` (this process by default), round after round until
+    none is left: a child forked meanwhile is found in the next round, and an orphan comes
+    back to a subreaper root. This process's own dead children are reaped."""
+    me = os.getpid()
+    root = me if root is None else root
+    for _ in range(rounds):
+        pids = descendants(root)
+        if not pids:
+            break
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        if root == me:
+            reap()
+        time.sleep(0.005)
+    if root == me:
+        reap()
+
+
+def reap() -> list[int]:
+    """Collect this process's dead children (orphans a subreaper adopted); their pids."""
+    reaped = []
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return reaped
+        if pid == 0:
+            return reaped
+        reaped.append(pid)
 
 
 _last_words: dict[int, Callable[[], None]] = {}

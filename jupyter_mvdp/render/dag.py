@@ -6,12 +6,15 @@ Jinja, apache/airflow#38745) and dynamic task mapping (one mapped task per round
 operator per point), so a 10,000-point grid is one small file that parses in milliseconds.
 Everything that comes from the user (parameter names and values, paths, metric names)
 enters the file as JSON inside a Python string literal made by ``repr(json.dumps(...))``,
-or as text in the module docstring (escaped): data, never code. The mapped argument is the
-point's id (its parameters are looked up in the embedded points): mapped when a run is
-created, so the first points start at once with no task before them, and the serialized DAG
-holds ids, not the grid; a canary run's conf ``{"baseline": float | null}``
-replaces the embedded baseline. The docstring (the DAG's ``doc_md``) ends with the digest
-of the file, so a target can tell from the API which file Airflow parsed.
+or as text in the module docstring (escaped): data, never code. What a run runs is a
+*version* (``version_document``: its points and their parameters, the decisions' settings,
+its notebooks and files by sha256, its runtime module), which the DAG embeds and a deploy
+also keeps in the store by digest: the run's first task picks the one its conf
+``{"version": digest}`` names (else the file's) and returns the point ids the papermill task
+maps, so a re-deploy in the middle of a run changes nothing it runs, and the serialized DAG
+holds no grid; a canary run's conf ``{"baseline": float | null}`` replaces the version's
+baseline. The docstring (the DAG's ``doc_md``) ends with the digest of the file, so a target
+can tell from the API which file Airflow parsed.
 
 The decisions (reading metrics, best point, early stop, canary) are not re-stated in the DAG:
 it imports them from ``runtime_module()``, a copy of runtime.py named by its content that
@@ -33,7 +36,7 @@ from pathlib import Path, PurePosixPath
 import jinja2
 
 from .. import __version__
-from ..core import contract, runtime, schedules, strategies
+from ..core import contract, notify, runtime, schedules, strategies
 from ..core.grid import point_id
 from ..core.models import Plan, Point
 from ..exceptions import NoKernel
@@ -104,13 +107,19 @@ def render_dag(
     champion: float | None = None,
     deploy_notebook: str | None = None,
     description: str = "",
+    inputs: dict | None = None,
+    store: str | None = None,
+    target: str = "",
 ) -> str:
     """The DAG source for ``plan`` over ``points`` (already in the strategy's order).
 
     ``notebook`` / ``outputs`` / ``deploy_notebook`` are paths or fsspec URLs as the Airflow
     workers see them (the target chose them; no user text names a location); each point's
     executed notebook goes to ``<outputs>/<run id>/<point id>.ipynb``. ``champion`` is the
-    canary's baseline when the plan has none.
+    canary's baseline when the plan has none. ``inputs`` (``version_document``) name the
+    notebooks and files by sha256; with a ``store`` (an fsspec URL the workers read: what
+    a deploy wrote there) each run copies them into a working folder of its own, else the
+    notebook runs where ``notebook`` is.
     """
     if not kernel:  # papermill would fail every point with "No kernel name found"
         raise NoKernel('A DAG needs a kernel: set "kernel" in the plan or the target')
@@ -121,6 +130,16 @@ def render_dag(
     if strategy.kind != "canary":
         deploy_notebook = None
     name = PurePosixPath(notebook.rstrip("/")).name or notebook
+    inputs = inputs or here(notebook, deploy_notebook)
+    version = version_document(
+        dag_id=dag_id,
+        plan=plan,
+        points=points,
+        kernel=kernel,
+        champion=champion,
+        target=target,
+        inputs=inputs,
+    )
     settings = {
         "dag_id": dag_id,
         "description": description or f"jupyter-mvdp {strategy.kind} of {name}",
@@ -128,13 +147,7 @@ def render_dag(
         "outputs": outputs.rstrip("/"),
         "kernel": kernel,
         "strategy": strategy.kind,
-        "metric": strategy.metric,
-        "goal": strategy.goal,
-        "target": strategy.target,
-        "budget": strategy.budget,
-        "tolerance": strategy.tolerance,
-        "baseline": strategy.baseline if strategy.baseline is not None else champion,
-        "fixed_baseline": strategy.baseline is not None,
+        **_decisions(plan, champion),
         "deploy_notebook": deploy_notebook,
         "parallelism": size,
         "timeout": plan.timeout,
@@ -146,6 +159,10 @@ def render_dag(
         "rounds": contract.n_rounds(plan, len(points)),
         "tasks": contract.TASKS,
         "keys": contract.KEYS,
+        "events": contract.EVENTS,
+        "notify": notify.dag_settings(plan),
+        "store": store.rstrip("/") if store else None,
+        "version": version_digest(version),
     }
     title = f"{_TITLES[strategy.kind]} of {name}: {len(points)} points"
     doc = "\n\n".join(
@@ -166,11 +183,84 @@ def render_dag(
         retries=bool(plan.retries),
         deploy_notebook=deploy_notebook is not None,
         executor=plan.executor,
+        notify=bool(plan.notify),
+        notify_end=notify.listens_to_end(plan),
         settings_literal=_literal(settings),
-        points_literal=_literal([p.to_json() for p in points]),
+        version_literal=_literal(version),
     )
     digest = hashlib.sha256(source.encode()).hexdigest()[: len(_UNSIGNED)]
     return source.replace(_DIGEST_LINE.format(_UNSIGNED), _DIGEST_LINE.format(digest), 1)
+
+
+def _decisions(plan: Plan, champion: float | None) -> dict:
+    """The settings the strategy decides with (runtime.py's arguments), as the DAG embeds
+    them and as a run's version keeps them."""
+    s = plan.strategy
+    return {
+        "metric": s.metric,
+        "goal": s.goal,
+        "target": s.target,
+        "budget": s.budget,
+        "tolerance": s.tolerance,
+        "baseline": s.baseline if s.baseline is not None else champion,
+        "fixed_baseline": s.baseline is not None,
+    }
+
+
+def version_document(
+    *,
+    dag_id: str,
+    plan: Plan,
+    points: list[Point],
+    kernel: str | None,
+    champion: float | None,
+    target: str,
+    inputs: dict,
+) -> dict:
+    """What a run of the pipeline runs, beyond the DAG's structure: its points and their
+    parameters, the settings of its decisions, its input notebooks and files (by sha256;
+    ``inputs``: ``input`` (the notebook's path relative to the server root), ``notebook``
+    and ``deploy_notebook`` (``{"path", "sha256", "input"}``, plus ``location`` where there
+    is no store), ``files`` (RunSpec.files)) and the runtime module. The DAG embeds its own;
+    a deploy keeps each one in the store by ``version_digest`` while runs use it, and a
+    run's first task picks the one its conf names: a re-deploy never changes what a run in
+    flight runs."""
+    strategy = plan.strategy
+    if strategy.kind == "canary" and not points:  # no grid: the notebook's own defaults
+        points = [Point(point_id({}), {})]
+    module, source = runtime_module()
+    return {
+        "pipeline": dag_id,
+        "target": target,
+        "kernel": kernel,
+        "input": inputs.get("input"),
+        "notebook": inputs.get("notebook"),
+        "deploy_notebook": inputs.get("deploy_notebook") if strategy.kind == "canary" else None,
+        "files": list(inputs.get("files") or []),
+        "runtime": {"module": module, "sha256": hashlib.sha256(source.encode()).hexdigest()},
+        "decisions": {**_decisions(plan, champion), "parallelism": contract.parallelism_of(plan)},
+        "points": [p.to_json() for p in points],
+    }
+
+
+def version_digest(version: dict) -> str:
+    """The name of a version: the digest of its canonical JSON."""
+    text = json.dumps(version, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def here(notebook: str, deploy_notebook: str | None = None) -> dict:
+    """``inputs`` of a DAG that runs its notebooks where they are, named by no digest (each
+    point records the sha256 of the bytes it read)."""
+
+    def entry(location: str) -> dict:
+        name = PurePosixPath(location).name
+        return {"path": name, "sha256": None, "input": location, "location": location}
+
+    found = {"input": notebook, "notebook": entry(notebook)}
+    if deploy_notebook:
+        found["deploy_notebook"] = entry(deploy_notebook)
+    return found
 
 
 _DIGEST_LINE = "jupyter-mvdp source digest: {}"

@@ -34,13 +34,35 @@ BODIES: dict[str, dict] = {
         "type": "object",
         "additionalProperties": False,
         "required": ["notebook"],
-        "properties": {"notebook": _PATH, "plan": {}},
+        "properties": {"notebook": _PATH, "plan": {}, "target": {"type": ["string", "null"]}},
     },
     "run": {
         "type": "object",
         "additionalProperties": False,
         "required": ["notebook"],
         "properties": {"notebook": _PATH, "plan": {}, "target": {"type": ["string", "null"]}},
+    },
+    # the hub service's (jupyter_mvdp/hub): a notebook and its plan, never a DAG; run_id
+    # (the client's, a new_run_id) when it is to be deployed, none to render only
+    "hub-run": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["target", "notebook", "content", "plan"],
+        "properties": {
+            "target": {"type": "string"},
+            "notebook": _PATH,
+            "content": {"type": "object"},
+            "deploy_content": {"type": ["object", "null"]},
+            "plan": {"type": "object"},
+            "pipeline": {"type": ["string", "null"]},
+            "champion": {"type": ["number", "null"]},
+            "run_id": {"type": "string"},
+        },
+    },
+    "hub-cancel": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"reason": {"type": ["string", "null"], "maxLength": 1000}},
     },
 }
 

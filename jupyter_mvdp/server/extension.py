@@ -16,12 +16,15 @@ import sys
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop
-from traitlets import Dict, Float, Int, Type, Unicode, default
+from traitlets import Bool, Dict, Float, Int, Type, Unicode, default
 
 from ..core import events, grid
-from ..exceptions import MvdpError
+from ..core.policy import Policies
+from ..exceptions import MvdpError, StoreUnavailable
 from ..service.manager import DEFAULT_UNREACHABLE_LIMIT, RunManager
+from ..service.paths import DEFAULT_FILE_LIMIT, DEFAULT_FILES_LIMIT
 from ..service.store import RunStore, default_db_path
+from ..service.storefile import UnavailableStore
 from ..service.watcher import Watcher
 from ..targets import build_targets, target_class
 from .handlers import routes
@@ -45,6 +48,14 @@ class MvdpApp(ExtensionApp):
         config=True, help="SQLite file of runs (default: under the Jupyter data dir)."
     )
     poll_interval = Float(1.0, config=True, help="Seconds between two polls of an active run.")
+    discover_interval = Float(
+        5.0,
+        config=True,
+        help=(
+            "Seconds between two looks at each target for runs of the deployed pipelines that "
+            "were started there (the plan's schedule, Airflow's UI or API): one call per target."
+        ),
+    )
     unreachable_limit = Float(
         DEFAULT_UNREACHABLE_LIMIT,
         config=True,
@@ -57,6 +68,34 @@ class MvdpApp(ExtensionApp):
     outputs_dir = Unicode(
         "mvdp-runs", config=True, help="Folder (under the server root) of output notebooks."
     )
+    shared_outputs = Bool(
+        False,
+        config=True,
+        help=(
+            "Output notebooks and point logs readable by other users as the umask allows; by "
+            "default they (and the run store, always) are their owner's only (0600 / 0700)."
+        ),
+    )
+    policy = Dict(
+        config=True,
+        help=(
+            "What a plan may ask of a target (jupyter_mvdp/core/policy.py): queues, pools, "
+            "executor_config / pod_override fields, images, secrets, service accounts, node "
+            "selectors, tolerations, CPU / memory, grid size, parallelism, active runs per "
+            "user, schedules; {'targets': {name: {...}}} where a target differs. Unset: the "
+            "strict default (no queue, pool or executor_config; presets at most hourly)."
+        ),
+    )
+    file_size_limit = Int(
+        DEFAULT_FILE_LIMIT,
+        config=True,
+        help="Bytes one file of a plan's `files` may weigh (they travel with the notebook).",
+    )
+    files_size_limit = Int(
+        DEFAULT_FILES_LIMIT,
+        config=True,
+        help="Bytes all the files of a plan's `files` may weigh together.",
+    )
     store_class = Type(RunStore, config=True, help="The run store.")
     manager_class = Type(RunManager, config=True, help="Productionizes and follows runs.")
 
@@ -65,7 +104,13 @@ class MvdpApp(ExtensionApp):
         return str(default_db_path())
 
     def initialize_settings(self) -> None:
-        self.store = self.store_class(self.db_path)
+        try:
+            self.store = self.store_class(self.db_path)
+        except StoreUnavailable as e:  # the routes that need runs say why (503)
+            self.log.error("jupyter-mvdp: %s", e.message)
+            self.store = UnavailableStore(e, self.db_path)
+        for problem in self.store.problems:  # a damaged store set aside, a missing one
+            self.log.warning("jupyter-mvdp: %s", problem)
         event_logger = self.serverapp.event_logger
         event_logger.register_event_schema(EVENT_SCHEMA)
         io_loop = IOLoop.current()
@@ -82,13 +127,19 @@ class MvdpApp(ExtensionApp):
             grid_limit=self.grid_limit,
             default_target=self.default_target,
             emit=emit,
-            save_output=contents_saver(self.serverapp.contents_manager, io_loop.asyncio_loop),
+            save_output=contents_saver(
+                self.serverapp.contents_manager, io_loop.asyncio_loop, shared=self.shared_outputs
+            ),
             allow_hidden=self.serverapp.contents_manager.allow_hidden,
             poll_interval=self.poll_interval,
             unreachable_limit=self.unreachable_limit,
+            shared_outputs=self.shared_outputs,
+            policy=self._build_policy(),
+            file_limit=self.file_size_limit,
+            files_limit=self.files_size_limit,
         )
         self._stop_signal: str | None = None
-        self.watcher = Watcher(self.manager, self.poll_interval)
+        self.watcher = Watcher(self.manager, self.poll_interval, self.discover_interval)
         self.settings.update(mvdp_manager=self.manager, mvdp_watcher=self.watcher)
         io_loop.add_callback(self._start_watching)
 
@@ -117,6 +168,17 @@ class MvdpApp(ExtensionApp):
                 self.log.error("jupyter-mvdp: target %r is not loaded: %s", name, reason)
                 built.pop(name, None)
         return built
+
+    def _build_policy(self) -> Policies:
+        """The admin's policy; a policy that does not read is named in the log and the
+        strict default applies instead (never an open one)."""
+        try:
+            return Policies(self.policy)
+        except ValueError as e:
+            self.log.error(
+                "jupyter-mvdp: c.MvdpApp.policy is not used (%s); the default applies", e
+            )
+            return Policies()
 
     def _start_watching(self) -> None:
         """A restarted server picks its unfinished runs up again, then follows them."""
@@ -151,4 +213,4 @@ class MvdpApp(ExtensionApp):
             reason += f" ({self._stop_signal})"
         await asyncio.to_thread(self.manager.shutdown, reason)
         await self.watcher.stop()
-        self.store.close()
+        self.manager.close()

@@ -18,7 +18,7 @@ from jupyter_server.utils import ensure_async
 from tornado import web
 
 from ..core import params
-from ..exceptions import MvdpError, NotebookNotFound, TargetError
+from ..exceptions import MvdpError, NotebookNotFound, TargetError, error_document
 from . import documents
 
 AUTH_NOTEBOOKS, AUTH_PLANS, AUTH_TARGETS, AUTH_RUNS = (
@@ -53,16 +53,11 @@ class MvdpHandler(APIHandler):
 
     def write_error(self, status_code: int, **kwargs) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(error, MvdpError):
-            self.set_status(error.http_status)
-            body = error.to_json()
-        elif isinstance(error, web.HTTPError):
-            body = {"message": error.log_message or self._reason, "error": "HTTPError"}
-        else:
-            body = {
-                "message": "Internal error in jupyter-mvdp; see the server log.",
-                "error": "InternalError",
-            }
+        status, body = error_document(
+            error, self._reason, "Internal error in jupyter-mvdp; see the server log."
+        )
+        if status is not None:
+            self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 
@@ -129,7 +124,9 @@ class ValidateHandler(MvdpHandler):
     async def post(self):
         body = self.body("validate")
         notebook, _ = await self.notebook(body["notebook"])  # 4xx before anything else
-        result = await asyncio.to_thread(self.manager.validate, notebook, body.get("plan"))
+        result = await asyncio.to_thread(
+            self.manager.validate, notebook, body.get("plan"), body.get("target")
+        )
         self.finish(result)
 
 
@@ -144,7 +141,13 @@ class TargetsHandler(MvdpHandler):
         self.finish(
             {
                 "targets": [
-                    {**t.describe(), "default": name == self.manager.default_target, **check}
+                    {
+                        **t.describe(),
+                        "default": name == self.manager.default_target,
+                        **check,
+                        # what the panel may offer (the hub service's, once it answered)
+                        "policy": self.manager.policy(t).to_json(),
+                    }
                     for (name, t), check in zip(targets.items(), checks, strict=True)
                 ]
             }
@@ -179,7 +182,9 @@ class RunsHandler(MvdpHandler):
     @web.authenticated
     @authorized
     async def get(self):
-        self.finish({"runs": self.manager.documents(self.user)})
+        # warnings: what went wrong with the run store itself (set aside, missing)
+        runs, warnings = self.manager.documents(self.user), self.manager.store_notices()
+        self.finish({"runs": runs, "warnings": warnings})
 
     @web.authenticated
     @authorized
@@ -243,6 +248,24 @@ class LogHandler(MvdpHandler):
         self.finish({"log": log})
 
 
+class HistoryHandler(MvdpHandler):
+    """A pipeline over time: its runs (whoever started them) and its champions."""
+
+    auth_resource = AUTH_RUNS
+
+    @web.authenticated
+    @authorized
+    async def get(self, pipeline: str):
+        try:
+            limit = int(self.get_query_argument("limit", "100"))
+        except ValueError:
+            raise MvdpError("limit: expected a whole number of runs") from None
+        if not 1 <= limit <= 1000:
+            raise MvdpError("limit: expected 1 to 1000 runs")
+        doc = await asyncio.to_thread(self.manager.history, pipeline, self.user, limit)
+        self.finish(doc)
+
+
 class StatusHandler(MvdpHandler):
     """How busy the watcher is: active runs and target polls so far (for monitoring)."""
 
@@ -257,6 +280,9 @@ class StatusHandler(MvdpHandler):
                 "active_runs": len(self.manager.active_runs()),
                 "polls": watcher.polls,
                 "poll_interval": watcher.interval,
+                # looks at the targets for runs started there (one call per target each)
+                "discoveries": self.manager.discovery.looks,
+                "discover_interval": watcher.discover_interval,
             }
         )
 
@@ -272,6 +298,7 @@ def routes() -> list[tuple[str, type]]:
         (r"/mvdp/metrics", MetricsHandler),
         (r"/mvdp/status", StatusHandler),
         (r"/mvdp/runs", RunsHandler),
+        (r"/mvdp/pipelines/(?P<pipeline>[A-Za-z0-9_][A-Za-z0-9_.-]*)/history", HistoryHandler),
         (run, RunHandler),
         (run + r"/cancel", CancelHandler),
         (run + r"/dag", DagHandler),

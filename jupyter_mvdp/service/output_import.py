@@ -4,13 +4,14 @@ a failed remote point, the notebook's own error."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from ..core import params
+from ..core import filemodes, params
 from ..core.metrics import read_metrics_file
 from ..core.models import PointStatus, RunSpec
 from ..core.notebook_errors import notebook_error
@@ -36,9 +37,10 @@ def failure_of(path: Path) -> str | None:
 
 
 class OutputImporter:
-    def __init__(self, root: Path, save_output: SaveOutput | None = None):
+    def __init__(self, root: Path, save_output: SaveOutput | None = None, shared: bool = False):
         self.root = root
         self.save_output = save_output
+        self.shared = shared  # else written files are their owner's only (filemodes.py)
 
     def relative(self, path: str | Path) -> str:
         return Path(path).resolve().relative_to(self.root).as_posix()
@@ -57,6 +59,8 @@ class OutputImporter:
             fetch_to = dest
         problem = "its output notebook is missing"
         try:
+            if not through_contents:
+                filemodes.make_dirs(dest.parent, shared=self.shared)
             got = target.fetch_output(spec, pid, fetch_to)
         except (MvdpError, OSError) as e:
             problem = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
@@ -78,4 +82,6 @@ class OutputImporter:
             finally:
                 shutil.rmtree(got.parent, ignore_errors=True)
             return self.relative(dest), metrics, problem
+        with contextlib.suppress(OSError):  # a file another user owns keeps its mode
+            filemodes.match_folder(got)
         return self.relative(got), metrics, problem

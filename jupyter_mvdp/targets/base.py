@@ -9,13 +9,15 @@ lab read those, never a target's name.
 
 from __future__ import annotations
 
+import posixpath
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..core.models import PointStatus, RunSpec, Snapshot
+from ..core.models import ListedRun, Plan, PointStatus, RunSpec, Snapshot
+from ..core.policy import Policy
 
 Progress = Callable[[str], None]
 
@@ -41,6 +43,12 @@ class Capabilities:
     writes_workspace: bool = False
     #: a run lives in the process that started it: another process cannot follow it
     runs_in_process: bool = False
+    #: the runs of a deployed pipeline can be listed (``list_runs``), also those started
+    #: elsewhere (the plan's schedule, the target's own UI or API), and followed like ours
+    lists_runs: bool = False
+    #: the points run in a folder holding the notebook and the plan's ``files`` only (a
+    #: deploy ships them); else they run next to the notebook itself
+    ships_files: bool = False
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -72,6 +80,11 @@ class Target(ABC):
             "capabilities": self.capabilities.to_json(),
         }
 
+    def served_policy(self) -> Policy | None:
+        """The policy the target's far side enforces (the hub service's), which the server
+        shows and checks instead of its own; None (the default): the server's own."""
+        return None
+
     def locations(self, spec: RunSpec) -> tuple[str, str]:
         """Where the target's workers see (the input notebook, the outputs base folder) of a
         pipeline: the rendered DAG uses these paths. Output notebooks are written to
@@ -83,22 +96,63 @@ class Target(ABC):
         notebook). Remote targets copy it under a name they choose, never the user's."""
         return spec.deploy_notebook
 
+    def store_location(self, spec: RunSpec) -> str | None:
+        """Where a deploy keeps the run's notebooks, files and versions by content (an fsspec
+        URL the workers read), or None: the DAG runs the notebook where it is."""
+        return None
+
+    def inputs(self, spec: RunSpec) -> dict:
+        """The run's notebooks and files as its DAG names them (``render.dag.version_document``):
+        by sha256, at their paths relative to the notebook's folder; without a store, also
+        where they are on this machine."""
+        rel = spec.notebook_path or Path(spec.notebook).name
+        notebook = {"path": Path(spec.notebook).name, "sha256": spec.notebook_sha256, "input": rel}
+        deploy = None
+        if spec.deploy_notebook and spec.plan.strategy.deploy_notebook:
+            path = posixpath.normpath(spec.plan.strategy.deploy_notebook)
+            folder = posixpath.dirname(rel)
+            deploy = {
+                "path": path,
+                "sha256": spec.deploy_notebook_sha256,
+                "input": posixpath.join(folder, path) if folder else path,
+            }
+        if self.store_location(spec) is None:  # the DAG runs them where they are
+            notebook["location"] = self.locations(spec)[0]
+            if deploy is not None:
+                deploy["location"] = self.deploy_location(spec)
+        return {"input": rel, "notebook": notebook, "deploy_notebook": deploy, "files": spec.files}
+
+    def _dag_arguments(self, spec: RunSpec) -> dict:
+        notebook, outputs = self.locations(spec)
+        return {
+            "dag_id": spec.pipeline,
+            "plan": spec.plan,
+            "points": spec.points,
+            "notebook": notebook,
+            "outputs": outputs,
+            "kernel": spec.plan.kernel or spec.kernel,
+            "champion": spec.champion,
+            "deploy_notebook": self.deploy_location(spec),
+            "description": f"jupyter-mvdp pipeline of {Path(spec.notebook).name}",
+            "inputs": self.inputs(spec),
+            "store": self.store_location(spec),
+            "target": spec.target,
+        }
+
     def render(self, spec: RunSpec) -> str:
         """The Airflow DAG of this run, as this target's workers would run it."""
         from ..render.dag import render_dag
 
-        notebook, outputs = self.locations(spec)
-        return render_dag(
-            dag_id=spec.pipeline,
-            plan=spec.plan,
-            points=spec.points,
-            notebook=notebook,
-            outputs=outputs,
-            kernel=spec.plan.kernel or spec.kernel,
-            champion=spec.champion,
-            deploy_notebook=self.deploy_location(spec),
-            description=f"jupyter-mvdp pipeline of {Path(spec.notebook).name}",
-        )
+        return render_dag(**self._dag_arguments(spec))
+
+    def version(self, spec: RunSpec) -> dict:
+        """The version of the pipeline this run runs (``render.dag.version_document``): what
+        its DAG embeds, and what a deploy keeps in the store by digest while runs use it."""
+        from ..render.dag import version_document
+
+        args = self._dag_arguments(spec)
+        keys = ("dag_id", "plan", "points", "kernel", "champion", "target", "inputs")
+        return version_document(**{k: args[k] for k in keys})
 
     def check(self) -> None:
         """Raise TargetUnreachable / TargetAuthError when the target cannot take a run."""
@@ -139,6 +193,17 @@ class Target(ABC):
     def logs(self, spec: RunSpec, point_id: str) -> str:
         """The log of one point, for a failed point on request."""
         return ""
+
+    def list_runs(self, pipelines: list[str]) -> Iterator[list[ListedRun]]:
+        """The runs the target has of ``pipelines``, newest first, one page per call to the
+        target whatever the number of pipelines: the caller stops reading once a page holds
+        runs it knows (targets whose ``capabilities.lists_runs``)."""
+        return iter(())
+
+    def notify_problems(self, plan: Plan) -> list[dict]:
+        """Why this target could not deliver the plan's ``notify`` (``{"field", "message"}``
+        each), said before a run (default: none; Airflow resolves its connections itself)."""
+        return []
 
     def remove(self, pipeline: str) -> None:
         """Delete a deployed pipeline."""

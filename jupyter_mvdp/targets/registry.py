@@ -22,6 +22,7 @@ _BUILTIN = {
     "local": "jupyter_mvdp.targets.local:LocalTarget",
     "airflow": "jupyter_mvdp.targets.airflow:AirflowTarget",
     "astro": "jupyter_mvdp.targets.astro:AstroTarget",
+    "hub": "jupyter_mvdp.targets.hub:HubTarget",
 }
 _REGISTRY: dict[str, type[Target]] = {}
 

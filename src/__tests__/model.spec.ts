@@ -50,6 +50,7 @@ const run = (points: IPoint[]): IRun => ({
   notebook: 'nb.ipynb',
   target: 'local',
   state: 'running',
+  started_by: { kind: 'mvdp', user: 'u' },
   progress: 'triggered',
   strategy: { kind: 'grid', metric: 'accuracy', goal: 'max' },
   plan: { grid: {}, strategy: { kind: 'grid' } },
@@ -150,7 +151,9 @@ describe('grid editor', () => {
         queue: 'ml',
         pool: '',
         cpu: '1',
-        memory: ''
+        memory: '',
+        notify: [],
+        files: []
       },
       parameters
     );
@@ -199,13 +202,19 @@ describe('retries', () => {
     const { plan, errors } = buildPlan(form, []);
     expect(errors).toEqual({
       retries: 'retries must be a whole number from 0 to 100',
-      retry_delay: 'retry delay must be a number of seconds, 0 or more'
+      retry_delay: 'retry delay must be a number of seconds from 0 to 86400'
     });
     expect(plan.retries).toBeUndefined();
     expect(plan.retry_delay).toBeUndefined();
     expect(
       buildPlan({ ...form, retries: '101', retry_delay: '' }, []).errors
     ).toEqual({ retries: 'retries must be a whole number from 0 to 100' });
+    // a day at most: Airflow's timedelta overflowed on 1e308 (max_task_retry_delay)
+    expect(
+      buildPlan({ ...form, retries: '1', retry_delay: '1e308' }, []).errors
+    ).toEqual({
+      retry_delay: 'retry delay must be a number of seconds from 0 to 86400'
+    });
   });
 });
 
@@ -228,8 +237,10 @@ describe('limits from the plan schema', () => {
     expect(errors).toEqual({
       parallelism: 'parallelism must be a whole number from 1 to 1024',
       timeout: 'timeout must be a number of seconds above 0, at most 2592000',
-      'strategy.budget': 'budget must be a whole number, 1 or more',
-      'strategy.seed': 'seed must be a whole number'
+      'strategy.budget':
+        'budget must be a whole number from 1 to 9007199254740991',
+      'strategy.seed':
+        'seed must be a whole number from -9007199254740991 to 9007199254740991'
     });
     expect(plan.strategy).toEqual({
       kind: 'early_stop',
@@ -295,6 +306,35 @@ describe('plan saved in the notebook', () => {
     const rebuilt = buildPlan(form, parameters);
     expect(rebuilt.errors).toEqual({});
     expect(canonical(rebuilt.plan)).toBe(canonical(plan));
+  });
+
+  it('keeps the files that travel with the notebook, naming an empty or repeated row', () => {
+    const parameters = [param('n', 'int')];
+    const plan = {
+      grid: {},
+      strategy: { kind: 'grid' as const },
+      files: ['datasets/titanic.csv', 'lookup/*.json']
+    };
+    const form = formFromPlan(plan);
+    expect(form.files).toEqual(plan.files);
+    expect(canonical(buildPlan(form, parameters).plan)).toBe(canonical(plan));
+    const edited = {
+      ...form,
+      files: [
+        ' datasets/titanic.csv ',
+        '',
+        'lookup/*.json',
+        'datasets/titanic.csv'
+      ]
+    };
+    const built = buildPlan(edited, parameters);
+    expect(built.errors).toEqual({
+      'files.1': 'give a path or a glob, relative to the notebook',
+      'files.3': 'datasets/titanic.csv is already in the list'
+    });
+    expect(buildPlan({ ...form, files: [] }, parameters).plan.files).toBe(
+      undefined
+    );
   });
 
   it('compares plans regardless of key order', () => {

@@ -1,6 +1,7 @@
 /** The user's runs in the sidebar; a click opens the run in the main area. */
 import * as React from 'react';
 
+import { startedByLabel, startedElsewhere } from '../history';
 import { RunsModel } from '../runsModel';
 import { useSignal } from '../useSignal';
 import { StateBadge } from './StateBadge';
@@ -27,6 +28,8 @@ export function RunsList(props: {
               <span className="jp-mvdp-muted">
                 {r.strategy.kind} · {r.target} · {r.counts.success}/
                 {r.points.length}
+                {startedElsewhere(r.started_by) &&
+                  ` · ${startedByLabel(r.started_by)}`}
               </span>
             </button>
           </li>

@@ -5,6 +5,7 @@
 import * as React from 'react';
 
 import { api } from '../api';
+import { startedByLabel, startedElsewhere } from '../history';
 import { POINT_STATES } from '../results';
 import { IRunViewOptions } from '../tokens';
 import { useSignal } from '../useSignal';
@@ -22,7 +23,8 @@ export function RunView(
   const active =
     run?.state === 'queued' ||
     run?.state === 'running' ||
-    run?.state === 'unknown';
+    run?.state === 'unknown' ||
+    run?.state === 'orphaned';
   const [now, setNow] = React.useState(Date.now() / 1000);
   React.useEffect(() => {
     if (!run) {
@@ -68,6 +70,20 @@ export function RunView(
             : ''}{' '}
           · {run.target} · {run.run_id}
         </span>
+        {startedElsewhere(run.started_by) && (
+          <span className="jp-mvdp-startedBy">
+            started by {startedByLabel(run.started_by)}
+          </span>
+        )}
+        {props.onOpenHistory && (
+          <button
+            className="jp-mvdp-button"
+            title={`Every run of ${run.pipeline} and its champions`}
+            onClick={() => props.onOpenHistory?.(run.pipeline)}
+          >
+            History
+          </button>
+        )}
         {active && (
           <button
             className="jp-mvdp-button"

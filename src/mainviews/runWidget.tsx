@@ -19,6 +19,7 @@ export class RunWidget extends MainAreaWidget<ReactWidget> {
         rendermime={options.rendermime}
         onOpenOutput={options.onOpenOutput}
         onCompare={options.onCompare}
+        onOpenHistory={options.onOpenHistory}
       />
     );
     content.addClass('jp-mvdp-runContent');

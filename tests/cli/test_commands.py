@@ -293,3 +293,71 @@ def test_an_invalid_saved_plan_is_named_in_one_line(workspace, capsys):
     assert code == 2
     assert err.startswith("jupyter mvdp: error: The plan saved in tiny.ipynb: Invalid plan")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_status_of_a_pipeline_prints_its_history(workspace, capsys):
+    plan = plan_file(
+        workspace / "p.json",
+        {"grid": {"x": [1, 2]}, "strategy": {"kind": "canary", "metric": "score"}},
+    )
+    code, out, _ = cli(capsys, "run", "tiny.ipynb", "--plan", plan, "--json")
+    first = json.loads(out)
+    lower = plan_file(
+        workspace / "q.json",
+        {"grid": {"x": [1]}, "strategy": {"kind": "canary", "metric": "score"}},
+    )
+    code, out, _ = cli(capsys, "run", "tiny.ipynb", "--plan", lower, "--json")
+    second = json.loads(out)
+    assert code == 1 and second["outcome"] == "alert"  # 1 is below the champion's 2
+
+    code, out, err = cli(capsys, "status", "--pipeline", first["pipeline"])
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"pipeline {first['pipeline']}"
+    assert any(line.startswith("champion: score 2 since ") for line in lines)
+    table = lines[lines.index("") + 2 : lines.index("champions, newest first:") - 1]
+    runs = [line for line in table if first["run_id"] in line or second["run_id"] in line]
+    assert len(runs) == len(table) == 2
+    assert second["run_id"] in runs[0] and "alert" in runs[0]  # newest first
+    assert "jupyter-mvdp" in runs[0] and "score=1" in runs[0]
+    assert "deploy" in runs[1] and "score=2" in runs[1] and "★" in runs[1]
+
+    code, out, _ = cli(capsys, "status", "--pipeline", first["pipeline"], "--json")
+    history = json.loads(out)
+    assert [r["outcome"] for r in history["runs"]] == ["alert", "deploy"]
+    assert [c["value"] for c in history["champions"]] == [2]
+
+    code, out, err = cli(capsys, "status", "--pipeline", "mvdp_nobody")
+    assert code == 2 and not out
+    assert err.count("\n") == 1 and "No pipeline 'mvdp_nobody'" in err
+
+
+def test_run_warns_of_a_file_the_target_would_not_have(workspace, capsys):
+    """On a target that ships files, `run` says before anything runs which file the notebook
+    names next to it that the plan does not ship, and the fix (here the Airflow is down: the
+    run then stops with its own one-line error)."""
+    from jupyter_mvdp.targets.airflow.dev import free_port
+
+    write_notebook(workspace / "reads.ipynb", 'data_path = "data.csv"', "open(data_path)")
+    (workspace / "data.csv").write_text("a,b\n")
+    config = {
+        "targets": {
+            "af": {
+                "kind": "airflow",
+                "api_url": f"http://127.0.0.1:{free_port()}",
+                "token": "t",
+                **{f"{k}_location": str(workspace / k) for k in ("dags", "notebooks", "outputs")},
+            }
+        }
+    }
+    (workspace / "targets.json").write_text(json.dumps(config))
+    plan = plan_file(workspace / "plan.json", {"grid": {}, "strategy": {"kind": "grid"}})
+    code, out, err = cli(
+        capsys, "--config", "targets.json", "run", "reads.ipynb", "--plan", plan, "--target", "af"
+    )
+    lines = err.splitlines()
+    assert lines[0] == (
+        "jupyter mvdp: warning: the notebook names 'data.csv', a file next to it that is not "
+        'shipped to the target, where reading it fails: add "data.csv" to files'
+    )
+    assert code == 1 and "Cannot reach Airflow" in out  # the run failed, and said why

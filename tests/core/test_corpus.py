@@ -260,7 +260,7 @@ PAPERMILL_ROWS: dict[str, Row] = {
         {},
         {"msg": ["x"]},
         plan={"kernel": "ir"},
-        run={"state": "failed", "error": "NoSuchKernel: No such kernel named ir"},
+        run={"state": "failed", "error": "NoSuchKernel: no kernel named 'ir' on this machine"},
     ),
 }
 ALL = {

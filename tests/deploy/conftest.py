@@ -99,27 +99,39 @@ class Hub:
     def home(self, user: str) -> Path:
         return self.dir / "home" / user
 
-    def write_config(self) -> Path:
-        admin = self.dir / "admin-config"
-        admin.mkdir()
-        shared = {
-            "MvdpApp": {
-                "poll_interval": 0.2,
-                "targets": {
-                    # the embedded runner, with room for kernels starting on a crowded node
-                    "local": {"kind": "local", "start_timeout": 300},
-                    SHARED_TARGET: {
-                        "kind": "airflow",
-                        "api_url": self.airflow.url,
-                        "username": "mvdp",
-                        "password_env": SHARED_SECRET_ENV,
-                        "dags_location": str(self.dir / "airflow" / "dags"),
-                        "notebooks_location": str(self.dir / "airflow" / "notebooks"),
-                        "outputs_location": str(self.dir / "airflow" / "outputs"),
-                    },
-                },
-            }
+    def shared_targets(self) -> dict:
+        """The targets the admin gives every user's server (environment-variable mode: the
+        shared target's password in the spawner's environment)."""
+        return {
+            # the embedded runner, with room for kernels starting on a crowded node
+            "local": {"kind": "local", "start_timeout": 300},
+            SHARED_TARGET: {
+                "kind": "airflow",
+                "api_url": self.airflow.url,
+                "username": "mvdp",
+                "password_env": SHARED_SECRET_ENV,
+                "dags_location": str(self.dir / "airflow" / "dags"),
+                "notebooks_location": str(self.dir / "airflow" / "notebooks"),
+                "outputs_location": str(self.dir / "airflow" / "outputs"),
+            },
         }
+
+    def spawner_environment(self) -> dict:
+        return {SHARED_SECRET_ENV: self.shared_secret}
+
+    def extra_config(self) -> str:
+        """More jupyterhub_config.py lines (``s``: the settings, ``c``: the config)."""
+        return ""
+
+    @property
+    def admin_config(self) -> Path:
+        """The single-user servers' config folder (JUPYTER_CONFIG_PATH)."""
+        return self.dir / "admin-config"
+
+    def write_config(self) -> Path:
+        admin = self.admin_config
+        admin.mkdir()
+        shared = {"MvdpApp": {"poll_interval": 0.2, "targets": self.shared_targets()}}
         (admin / "jupyter_server_config.json").write_text(json.dumps(shared))
         settings = {
             "bind_url": self.url,
@@ -131,10 +143,7 @@ class Hub:
             "root": os.geteuid() == 0,
             "service_token": self.service_token,
             "users": list(self.users),
-            "environment": {
-                "JUPYTER_CONFIG_PATH": str(admin),
-                SHARED_SECRET_ENV: self.shared_secret,
-            },
+            "environment": {"JUPYTER_CONFIG_PATH": str(admin), **self.spawner_environment()},
         }
         config = self.dir / "jupyterhub_config.py"
         config.write_text(
@@ -164,6 +173,7 @@ c.Spawner.environment = s["environment"]
 c.JupyterHub.services = [{"name": "test-driver", "api_token": s["service_token"]}]
 c.JupyterHub.load_roles = [{"name": "admin", "services": ["test-driver"]}]
 """
+            + self.extra_config()
         )
         return config
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
+from urllib.parse import quote
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
@@ -29,7 +31,8 @@ def tiny_notebook() -> dict:
 
 class UserClient:
     def __init__(self, hub_url: str, user: str, token: str):
-        self.base = f"{hub_url}/user/{user}/"
+        # JupyterHub's escaping of a name in its URLs (user.url): ann.lee, 张三, x@corp.com
+        self.base = f"{hub_url}/user/{quote(user, safe='@~')}/"
         self.user, self.token = user, token
         self.http = AsyncHTTPClient()
 
@@ -58,6 +61,55 @@ class UserClient:
             {"type": "notebook", "format": "json", "content": content},
         )
         assert status in (200, 201), status
+
+    async def execute(self, code: str, timeout: float = 120) -> str:
+        """Run ``code`` in a new kernel of the user's server (the kernels REST API and its
+        websocket, as the lab does) and return what it printed; the kernel is shut down."""
+        status, kernel = await self.call("POST", "api/kernels", {"name": "python3"})
+        assert status == 201, kernel
+        url = self.base.replace("http://", "ws://") + f"api/kernels/{kernel['id']}/channels"
+        ws = await websocket_connect(
+            HTTPRequest(url, headers={"Authorization": f"token {self.token}"})
+        )
+        msg_id = uuid.uuid4().hex
+        header = {
+            "msg_id": msg_id,
+            "msg_type": "execute_request",
+            "username": self.user,
+            "session": uuid.uuid4().hex,
+            "version": "5.3",
+        }
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": False,  # nothing of it written to the user's home
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        }
+        message = {"header": header, "parent_header": {}, "metadata": {}, "content": content}
+        ws.write_message(json.dumps({**message, "channel": "shell", "buffers": []}))
+        out: list[str] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                raw = await asyncio.wait_for(
+                    ws.read_message(), timeout=max(1, deadline - time.monotonic())
+                )
+                assert raw is not None, "the kernel websocket closed"
+                msg = json.loads(raw)
+                if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                kind = msg["msg_type"]
+                if kind == "stream":
+                    out.append(msg["content"]["text"])
+                elif kind == "error":
+                    raise AssertionError("\n".join(msg["content"]["traceback"]))
+                elif kind == "status" and msg["content"]["execution_state"] == "idle":
+                    return "".join(out)
+        finally:
+            ws.close()
+            await self.call("DELETE", f"api/kernels/{kernel['id']}")
 
     async def events(self):
         """The server's event stream (jupyter_server's /api/events/subscribe)."""

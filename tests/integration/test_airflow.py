@@ -3,11 +3,17 @@ the local runner, Airflow's own import errors, auth and reachability errors."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 import requests
 
@@ -16,9 +22,12 @@ from jupyter_mvdp.targets import build_targets
 
 
 def titanic_plan(workspace, strategy: dict, grid: dict | None = None) -> dict:
+    """The Titanic plan, its data shipped with the notebook (the notebook's own relative
+    ``data_path`` reads it on the workers as in the lab)."""
     grid = grid or {"n_estimators": [10, 50], "max_depth": [2, 4], "criterion": ["gini", "entropy"]}
     return {
-        "grid": {**grid, "data_path": str(workspace / "datasets" / "titanic.csv")},
+        "grid": grid,
+        "files": ["datasets/titanic.csv"],
         "strategy": strategy,
         "parallelism": 4,
         "timeout": 300,
@@ -239,3 +248,149 @@ def test_paging_cancel_and_the_log_of_a_failed_point(airflow, workspace):
     manager.cancel(slow)
     doc = manager.wait(slow, interval=0.5)
     assert doc["state"] == "cancelled"
+
+
+def test_the_readme_example_runs_on_airflow_from_a_fresh_clone(airflow, tmp_path):
+    """`jupyter mvdp run notebooks/titanic.ipynb --target airflow` in a fresh clone (the
+    tracked files only), with the target config dev-airflow prints and no file edited: the
+    plan saved in the notebook ships the Titanic data, which the notebook reads by its
+    relative path on the workers."""
+    repo = Path(__file__).resolve().parents[2]
+    clone = tmp_path / "clone"
+    tracked = subprocess.run(
+        ["git", "-C", str(repo), "ls-files", "notebooks"], capture_output=True, text=True
+    ).stdout.split()
+    assert "notebooks/datasets/titanic.csv" in tracked
+    for name in tracked:
+        (clone / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(repo / name, clone / name)
+    subprocess.run(["git", "init", "-q", str(clone)], check=True)
+    config = tmp_path / "airflow.json"
+    config.write_text(json.dumps({"targets": {"airflow": airflow.target_settings()}}))
+    jupyter = Path(sys.executable).parent / "jupyter"
+    done = subprocess.run(
+        [
+            str(jupyter),
+            "mvdp",
+            "--config",
+            str(config),
+            "run",
+            "notebooks/titanic.ipynb",
+            "--target",
+            "airflow",
+            "--json",
+        ],
+        cwd=clone,
+        env={**os.environ, "MVDP_DB": str(tmp_path / "runs.sqlite")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    doc = json.loads(done.stdout)
+    assert doc["state"] == "success" and doc["target"] == "airflow"
+    assert doc["counts"]["success"] == 8
+    assert all(p["metrics"]["accuracy"] > 0.7 for p in doc["points"])
+    assert all((clone / p["output"]).is_file() for p in doc["points"])
+
+
+def test_provenance_read_back_from_an_airflow_output_is_the_local_one(manager, airflow, workspace):
+    """The same provenance on Airflow as locally (runtime.provenance, the same keys): the
+    input notebook's path and the sha256 of the bytes that ran, the run, point, pipeline,
+    target, kernel, and the versions as the kernel that ran the point saw them (Airflow's
+    venv there, the lab's here); papermill's own input_path is a path."""
+    plan = titanic_plan(workspace, {"kind": "grid", "metric": "accuracy"}, {"max_depth": [3]})
+    docs = {target: run(manager, plan, target) for target in ("airflow", "local")}
+    sha = hashlib.sha256((workspace / "titanic.ipynb").read_bytes()).hexdigest()
+    meta = {}
+    for target, doc in docs.items():
+        assert doc["state"] == "success", doc["message"]
+        (point,) = doc["points"]
+        nb = nbformat.read(workspace / point["output"], as_version=4)
+        meta[target] = nb.metadata["mvdp"]
+        assert meta[target]["input"] == "titanic.ipynb" and meta[target]["input_sha256"] == sha
+        assert (meta[target]["run_id"], meta[target]["point_id"]) == (doc["run_id"], point["id"])
+        assert meta[target]["pipeline"] == doc["pipeline"] and meta[target]["target"] == target
+        assert meta[target]["parameters"] == {"max_depth": 3}
+        assert meta[target]["kernel"] == "python3"
+        assert isinstance(nb.metadata["papermill"]["input_path"], str)
+    airflow_meta, local_meta = meta["airflow"], meta["local"]
+    assert set(airflow_meta) == set(local_meta)
+    assert set(airflow_meta["versions"]) == set(local_meta["versions"])
+    assert set(airflow_meta["versions"]["packages"]) == {"jupyter_mvdp", "pandas", "sklearn"}
+    seen = json.loads(
+        subprocess.run(
+            [str(airflow.venv / "bin" / "python"), "-c", KERNEL_VERSIONS],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert airflow_meta["versions"]["python"] == seen["python"]
+    assert airflow_meta["versions"]["packages"]["pandas"] == seen["pandas"]
+    assert airflow_meta["versions"]["packages"]["sklearn"] == seen["scikit-learn"]
+    assert airflow_meta["versions"]["papermill"] == seen["papermill"]
+    import pandas
+
+    assert local_meta["versions"]["packages"]["pandas"] == pandas.__version__
+
+
+KERNEL_VERSIONS = (
+    "import importlib.metadata as m, json, sys; print(json.dumps({'python': "
+    "sys.version.split()[0], **{d: m.version(d) for d in ('pandas', 'scikit-learn', "
+    "'papermill')}}))"
+)
+
+
+def test_a_redeploy_in_the_middle_of_a_run_lets_both_runs_run_their_own_points(
+    manager, airflow, workspace
+):
+    """Productionized again with another grid while its second point runs, a run still runs
+    its own four points with their parameters (none skipped, none replaced), and the new run
+    its own two; Airflow queues the second run until the first ends (max_active_runs=1)."""
+    from tests.targets.test_local import write_notebook
+
+    write_notebook(workspace / "tiny.ipynb")
+    plan = {
+        "grid": {"x": [1, 2, 3, 4], "sleep": [4.0]},
+        "strategy": {"kind": "grid", "metric": "score"},
+        "parallelism": 1,
+    }
+    first = manager.submit("tiny.ipynb", plan, "airflow", background=False)
+    deadline = time.monotonic() + 180
+    while not (
+        manager.document(first)["counts"]["success"] >= 1
+        and manager.document(first)["counts"]["running"] >= 1
+    ):
+        manager.sync(first)
+        assert time.monotonic() < deadline, manager.document(first)
+        time.sleep(0.5)
+    other = {**plan, "grid": {"x": [10, 20], "sleep": [0.5]}}
+    second = manager.submit("tiny.ipynb", other, "airflow", background=False)
+    assert manager.document(first)["state"] == "running"
+    docs = {}
+    while len(docs) < 2:
+        for run_id in (first, second):
+            if run_id not in docs:
+                manager.sync(run_id)
+                if manager.document(run_id)["state"] not in ("queued", "running"):
+                    docs[run_id] = manager.document(run_id)
+        assert time.monotonic() < deadline + 240, [manager.document(r) for r in (first, second)]
+        time.sleep(0.5)
+    for run_id, xs in ((first, [1, 2, 3, 4]), (second, [10, 20])):
+        doc = docs[run_id]
+        assert doc["state"] == "success", (doc["message"], doc["points"])
+        assert sorted(p["metrics"]["score"] for p in doc["points"]) == xs
+        assert sorted(p["parameters"]["x"] for p in doc["points"]) == xs
+        mapped = {i: s for (task, i), s in task_states(airflow, doc).items() if task == "run_point"}
+        assert mapped == dict.fromkeys(range(len(xs)), "success")
+    token = airflow.token()
+    runs = {
+        run_id: requests.get(
+            f"{airflow.url}/api/v2/dags/{docs[first]['pipeline']}/dagRuns/{run_id}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).json()
+        for run_id in (first, second)
+    }
+    assert runs[second]["start_date"] >= runs[first]["end_date"]  # queued behind the first

@@ -52,7 +52,10 @@ def celery_manager(tmp_path, celery_airflow):
     targets = build_targets(
         {"airflow": {**celery_airflow.target_settings(), "request_timeout": 60}}
     )
-    yield RunManager(store, targets, root_dir=tmp_path, user="tester")
+    # the admin's policy opens the worker queue and the pool these tests use (the default
+    # allows none)
+    policy = {"queues": ["ml"], "pools": ["mvdp_one"]}
+    yield RunManager(store, targets, root_dir=tmp_path, user="tester", policy=policy)
     store.close()
 
 

@@ -10,7 +10,7 @@ import textwrap
 
 from jupyter_mvdp.core import strategies
 from jupyter_mvdp.core.grid import expand
-from jupyter_mvdp.core.models import Plan
+from jupyter_mvdp.core.models import Plan, plan_schema
 from jupyter_mvdp.render.dag import render_dag, runtime_files, runtime_module
 
 STRATEGIES = {
@@ -199,3 +199,34 @@ def test_a_dag_in_a_sub_folder_imports_the_module_shipped_next_to_it(airflow, tm
     result = dagbag_check(airflow, folder)
     assert result["errors"] == {} and "decide" in result["dags"]["pipe"]
     assert result["runtime"] == str(bundle / f"{runtime_module()[0]}.py")
+
+
+def test_a_plan_at_every_maximum_the_schema_allows_imports_in_airflow(airflow, tmp_path):
+    """The plan schema bounds every number Airflow needs bounded (``retry_delay: 1e308``
+    passed once, then the DAG failed to import: OverflowError in a timedelta)."""
+    schema = plan_schema()
+    top = {
+        key: schema["properties"][key]["maximum"]
+        for key in ("parallelism", "timeout", "retries", "retry_delay")
+    }
+    early = schema["$defs"]["early_stop_strategy"]["properties"]
+    largest = {"budget": early["budget"]["maximum"], "seed": early["seed"]["maximum"]}
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    for name, content in runtime_files().items():
+        (folder / name).write_bytes(content)
+    for kind, strategy in STRATEGIES.items():
+        strategy = {**strategy, **(largest if kind == "early_stop" else {})}
+        plan = Plan.from_json({"grid": {"a": [1, 2, 3]}, "strategy": strategy, **top})
+        source = render_dag(
+            dag_id=f"largest_{kind}",
+            plan=plan,
+            points=strategies.ordered(plan.strategy, expand(plan.grid)),
+            notebook="/nb/x.ipynb",
+            outputs="/out",
+            kernel="python3",
+        )
+        (folder / f"largest_{kind}.py").write_text(source)
+    result = dagbag_check(airflow, folder)
+    assert result["errors"] == {}
+    assert set(result["dags"]) == {f"largest_{kind}" for kind in STRATEGIES}

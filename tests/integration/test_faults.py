@@ -239,3 +239,36 @@ def test_a_run_triggered_while_an_admin_paused_the_dag_says_so(faults, airflow):
     admin(airflow, "PATCH", f"dags/{pipeline}", json={"is_paused": False})
     doc = faults.wait(run_id, interval=0.5)
     assert doc["state"] == "success" and doc["message"] is None
+
+
+def test_a_pool_missing_in_airflow_is_named_at_deploy_and_while_the_run_waits(faults, airflow):
+    """Airflow never schedules a task in a pool it does not have, and says so only in its
+    scheduler's log: the deploy refuses such a plan, and a run whose pool goes away says so
+    at its next poll, until the pool is back."""
+    from jupyter_mvdp.core.policy import Policies
+
+    faults.policies = Policies({"pools": None})  # the admin's policy lets any pool through
+    plan = {"grid": {"x": [3]}, "strategy": {"kind": "grid"}, "executor": {"pool": "mvdp_none"}}
+    refused = faults.document(
+        faults.submit(notebook(faults, "nopool.ipynb"), plan, "airflow", background=False)
+    )
+    assert refused["state"] == "failed"
+    assert "has no pool 'mvdp_none' (the plan's executor.pool)" in refused["message"]
+
+    gate = {"name": "mvdp_gate", "slots": 0, "include_deferred": False}  # nothing starts yet
+    assert admin(airflow, "POST", "pools", json=gate).status_code == 201
+    plan["executor"]["pool"] = "mvdp_gate"
+    run_id = faults.submit(notebook(faults, "gated.ipynb"), plan, "airflow", background=False)
+    assert faults.document(run_id)["state"] == "running"
+    assert admin(airflow, "DELETE", "pools/mvdp_gate").status_code == 204
+    faults.sync(run_id)
+    waits = faults.document(run_id)
+    assert waits["state"] == "running"
+    assert waits["message"] == (
+        "the pool 'mvdp_gate' (the plan's executor.pool) does not exist in Airflow: its tasks "
+        "wait until someone creates it there (Admin > Pools)"
+    )
+    gate["slots"] = 1
+    assert admin(airflow, "POST", "pools", json=gate).status_code == 201
+    doc = faults.wait(run_id, interval=0.5)
+    assert doc["state"] == "success" and doc["message"] is None

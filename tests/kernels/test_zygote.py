@@ -1,7 +1,8 @@
 """Warm kernels (kernels/zygote/) on real kernels: a corpus of notebooks gives the same output
 notebooks with and without the zygote, nothing leaks between points, kernels it cannot fork
 fall back to ordinary ones, a dead or stale zygote is replaced, a timeout or an interrupt
-reaches only its own kernel, and the CLI leaves no zygote behind."""
+reaches only its own kernel, and the CLI leaves no zygote behind. A test that looks inside a
+zygote holds it (``held``): runs started meanwhile share it, as concurrent runs do."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -41,6 +43,8 @@ LIB = {
     ),
     # prints at import: a fresh kernel shows it in the cell's output
     "mvdp_probe_noisy.py": "print('hello from an import')\n",
+    # random generators made at import: one from the OS's entropy, one from a fixed seed
+    "mvdp_probe_rng.py": "import random\nRNG = random.Random()\nFIXED = random.Random(42)\n",
 }
 
 CORPUS = {
@@ -113,6 +117,17 @@ def manager(workspace):
     store.close()
 
 
+@contextmanager
+def held(workspace: Path, name: str):
+    """The zygote of this notebook's imports, held as a run would hold it."""
+    nb = nbformat.read(workspace / name, as_version=4)
+    z = zygote.POOL.acquire("held-by-the-test", nb, workspace, "python3")
+    try:
+        yield z
+    finally:
+        zygote.POOL.release("held-by-the-test")
+
+
 def run(manager, name: str, warm: bool = True, **plan) -> dict:
     doc = {"grid": {}, "strategy": {"kind": "grid"}, "warm_kernels": warm, **plan}
     run_id = manager.submit(name, doc, "local", background=False)
@@ -141,15 +156,16 @@ def test_a_corpus_gives_the_same_notebooks_with_and_without_the_zygote(manager, 
     for name in CORPUS:
         cold = run(manager, f"{name}.ipynb", warm=False)["points"][0]
         expected = cells(workspace / cold["output"])
-        for _ in range(2):  # the second point is forked from the same zygote
-            warm = run(manager, f"{name}.ipynb")["points"][0]
-            assert cells(workspace / warm["output"]) == expected, name
-            assert (warm["state"], warm["error"], warm["metrics"]) == (
-                cold["state"],
-                cold["error"],
-                cold["metrics"],
-            ), name
-        preloaded |= {m for z in zygote.POOL._zygotes.values() for m in z.preloaded}
+        with held(workspace, f"{name}.ipynb") as z:
+            for _ in range(2):  # the second point is forked from the same zygote
+                warm = run(manager, f"{name}.ipynb")["points"][0]
+                assert cells(workspace / warm["output"]) == expected, name
+                assert (warm["state"], warm["error"], warm["metrics"]) == (
+                    cold["state"],
+                    cold["error"],
+                    cold["metrics"],
+                ), name
+            preloaded |= set(z.preloaded)
     # the corpus did exercise what it claims: a plot, a scrap, an error; the env module came
     # from the zygote, the threaded and the noisy ones were left to the kernel
     plot = cells(workspace / run(manager, "plot.ipynb")["points"][0]["output"])
@@ -171,15 +187,63 @@ def test_points_are_forked_fresh_with_their_own_random_state(manager, workspace)
         workspace / "who.ipynb",
         [
             "import os, numpy as np\n"
+            "from pathlib import Path\n"
             "from jupyter_mvdp import record\n"
-            "record('parent', os.getppid())\nrecord('draw', float(np.random.rand()))"
+            "record('parent', Path(f'/proc/{os.getppid()}/comm').read_text().strip())\n"
+            "record('draw', float(np.random.rand()))"
         ],
     )
     doc = run(manager, "who.ipynb", grid={"x": [1, 2, 3]}, parallelism=3)
     assert doc["state"] == "success", [(p["error"], doc["message"]) for p in doc["points"]]
     metrics = [p["metrics"] for p in doc["points"]]
-    assert {m["parent"] for m in metrics} <= set(zygote.POOL.pids())  # forked, not started
+    assert {m["parent"] for m in metrics} == {"mvdp-point"}  # forked, not started
     assert len({m["draw"] for m in metrics}) == 3  # numpy reseeded after each fork
+
+
+FRESH = [
+    "import os, mvdp_probe_rng\n"
+    "from jupyter_mvdp import record\n"
+    "record('hash', hash('x'))\n"
+    "record('draw', mvdp_probe_rng.RNG.random())\n"
+    "record('fixed', mvdp_probe_rng.FIXED.random())\n"
+    "record('JPY_PARENT_PID', int(os.environ['JPY_PARENT_PID']))\n"
+    "record('getppid', os.getppid())"
+]
+
+
+def test_a_forked_kernel_is_as_fresh_as_a_started_one(manager, workspace):
+    """What a fresh kernel draws at start is drawn again after the fork: a run's hash seed
+    (shared by its points: they are forked from one process, see the README), the random
+    generators modules seeded from entropy at import; one seeded with a value is as the
+    import left it; ``JPY_PARENT_PID`` is the kernel's parent."""
+    notebook(workspace / "fresh.ipynb", FRESH)
+    cold = run(manager, "fresh.ipynb", warm=False)["points"][0]["metrics"]
+    warm = [
+        run(manager, "fresh.ipynb", grid={"x": [1, 2]}, parallelism=2)["points"] for _ in range(2)
+    ]
+    points = [p["metrics"] for doc in warm for p in doc]
+    assert all(p["state"] == "success" for doc in warm for p in doc), warm
+    first, second = ({p["metrics"]["hash"] for p in doc} for doc in warm)
+    differences = {
+        "the same hash seed in two runs": not first.isdisjoint(second),
+        "the same draws in two points": len({m["draw"] for m in points}) < 4,
+        "a seeded generator changed": {m["fixed"] for m in points} != {cold["fixed"]},
+        "JPY_PARENT_PID is not the parent": any(
+            m["JPY_PARENT_PID"] != m["getppid"] for m in [cold, *points]
+        ),
+    }
+    assert [what for what, found in differences.items() if found] == []
+
+
+def test_a_fixed_hash_seed_is_honoured(manager, workspace, monkeypatch):
+    """PYTHONHASHSEED in the kernels' environment gives a forked kernel the seed a started
+    one has: the way to reproducible string hashes across points and runs."""
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    restart_forkserver()
+    notebook(workspace / "fresh.ipynb", FRESH)
+    cold = run(manager, "fresh.ipynb", warm=False)["points"][0]["metrics"]
+    warm = run(manager, "fresh.ipynb")["points"][0]["metrics"]
+    assert warm["hash"] == cold["hash"]
 
 
 def test_the_environment_at_import_is_the_kernels(manager, workspace, monkeypatch):
@@ -190,10 +254,11 @@ def test_the_environment_at_import_is_the_kernels(manager, workspace, monkeypatc
     # a server restarted in another environment: its kernels import under the new one
     monkeypatch.setenv("MVDP_PROBE_MODE", "changed")
     restart_forkserver()
-    assert cells(workspace / run(manager, "env.ipynb")["points"][0]["output"])[1] == [
-        ("stream", "stdout", "changed\n")
-    ]
-    assert all("mvdp_probe_env" in z.preloaded for z in zygote.POOL._zygotes.values())
+    with held(workspace, "env.ipynb") as z:
+        assert cells(workspace / run(manager, "env.ipynb")["points"][0]["output"])[1] == [
+            ("stream", "stdout", "changed\n")
+        ]
+        assert "mvdp_probe_env" in z.preloaded
 
 
 def test_kernels_the_zygote_cannot_fork_are_ordinary(manager, workspace, tmp_path, monkeypatch):
@@ -220,12 +285,13 @@ def test_kernels_the_zygote_cannot_fork_are_ordinary(manager, workspace, tmp_pat
     ]
     assert zygote.POOL.pids() == []  # no zygote for a kernel it cannot fork
     # and a zygote refuses a command for another interpreter or environment
-    nb = nbformat.read(workspace / "spec.ipynb", as_version=4)
-    sock = zygote.POOL.socket_for(nb, workspace, "python3")
-    cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", str(tmp_path / "k.json")]
-    assert zygote.fork_kernel(sock, ["/usr/bin/python3", *cmd[1:]], {"cwd": workspace}) is None
-    env = {**os.environ, "MVDP_SOMETHING_ELSE": "1"}
-    assert zygote.fork_kernel(sock, cmd, {"cwd": workspace, "env": env}) is None
+    with held(workspace, "spec.ipynb") as z:
+        cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", str(tmp_path / "k.json")]
+        other = ["/usr/bin/python3", *cmd[1:]]
+        env = {**os.environ, "MVDP_SOMETHING_ELSE": "1"}
+        with z.channel() as channel:
+            assert zygote.fork_kernel(channel, other, {"cwd": workspace}) is None
+            assert zygote.fork_kernel(channel, cmd, {"cwd": workspace, "env": env}) is None
 
 
 def test_a_dead_or_stale_zygote_is_replaced_and_an_edited_notebook_gets_its_imports(
@@ -233,46 +299,50 @@ def test_a_dead_or_stale_zygote_is_replaced_and_an_edited_notebook_gets_its_impo
 ):
     notebook(workspace / "nb.ipynb", ["import json\nprint(1)"])
     assert run(manager, "nb.ipynb")["state"] == "success"
-    (first,) = zygote.POOL._zygotes.values()
-    assert "json" in first.preloaded
-    os.kill(first.pid, signal.SIGKILL)
-    first.proc.wait()
-    assert run(manager, "nb.ipynb")["state"] == "success"
-    (second,) = zygote.POOL._zygotes.values()
-    assert second.pid != first.pid and second.proc.poll() is None
+    with held(workspace, "nb.ipynb") as first:
+        assert "json" in first.preloaded
+        os.kill(first.pid, signal.SIGKILL)
+        first.proc.wait()
+        assert run(manager, "nb.ipynb")["state"] == "success"
+        with held(workspace, "nb.ipynb") as second:  # what the run used
+            assert second.pid != first.pid and second.proc.poll() is None
     # edited: a new import gets a zygote that has it
     notebook(workspace / "nb.ipynb", ["import json, mvdp_probe_env\nprint(1)"])
-    assert run(manager, "nb.ipynb")["state"] == "success"
-    assert any("mvdp_probe_env" in z.preloaded for z in zygote.POOL._zygotes.values())
-    # a preloaded module of the user's own changed on disk: replaced, the new code runs
-    lib = Path(os.environ["PYTHONPATH"].split(os.pathsep)[0])
-    (lib / "mvdp_probe_env.py").write_text("MODE = 'edited'\n")
-    os.utime(lib / "mvdp_probe_env.py", ns=(1, 1))
-    notebook(workspace / "nb.ipynb", ["import json, mvdp_probe_env\nprint(mvdp_probe_env.MODE)"])
-    doc = run(manager, "nb.ipynb")
-    assert cells(workspace / doc["points"][0]["output"])[1] == [("stream", "stdout", "edited\n")]
+    with held(workspace, "nb.ipynb") as z:
+        assert "mvdp_probe_env" in z.preloaded
+        assert run(manager, "nb.ipynb")["state"] == "success"
+        # a preloaded module of the user's own changed on disk: replaced, the new code runs
+        lib = Path(os.environ["PYTHONPATH"].split(os.pathsep)[0])
+        (lib / "mvdp_probe_env.py").write_text("MODE = 'edited'\n")
+        os.utime(lib / "mvdp_probe_env.py", ns=(1, 1))
+        notebook(
+            workspace / "nb.ipynb", ["import json, mvdp_probe_env\nprint(mvdp_probe_env.MODE)"]
+        )
+        doc = run(manager, "nb.ipynb")
+        assert cells(workspace / doc["points"][0]["output"])[1] == [
+            ("stream", "stdout", "edited\n")
+        ]
 
 
 def test_a_timeout_kills_only_its_point(manager, workspace):
     notebook(workspace / "slow.ipynb", ["import time\ntime.sleep(x)"])
-    doc = run(manager, "slow.ipynb", grid={"x": [0, 60]}, parallelism=2, timeout=8)
-    states = {p["parameters"]["x"]: (p["state"], p["error"] or "") for p in doc["points"]}
-    assert states[0] == ("success", "")
-    assert states[60][0] == "failed" and "timeout" in states[60][1]
-    (z,) = zygote.POOL._zygotes.values()
-    assert z.proc.poll() is None  # the zygote lives on
-    wait_for(lambda: not kernels(z.pid), 10, "the timed-out point's kernel to go")
-    assert run(manager, "slow.ipynb")["state"] == "success"
+    with held(workspace, "slow.ipynb") as z:
+        doc = run(manager, "slow.ipynb", grid={"x": [0, 60]}, parallelism=2, timeout=8)
+        states = {p["parameters"]["x"]: (p["state"], p["error"] or "") for p in doc["points"]}
+        assert states[0] == ("success", "")
+        assert states[60][0] == "failed" and "timeout" in states[60][1]
+        assert z.proc.poll() is None  # the zygote lives on
+        wait_for(lambda: not kernels(z.pid), 10, "the timed-out point's kernel to go")
+        assert run(manager, "slow.ipynb")["state"] == "success"
 
 
 def test_an_interrupt_reaches_a_forked_kernel(workspace):
     import asyncio
 
-    nb = notebook(workspace / "i.ipynb", ["import time"])
-    sock = zygote.POOL.socket_for(nbformat.read(nb, as_version=4), workspace, "python3")
+    notebook(workspace / "i.ipynb", ["import time"])
 
-    async def interrupted() -> str:
-        km = zygote.kernel_manager(sock)(kernel_name="python3")
+    async def interrupted(channel) -> str:
+        km = zygote.kernel_manager(channel)(kernel_name="python3")
         await km.start_kernel(cwd=str(workspace), env=zygote.worker_env())  # as a worker's
         kc = km.client()
         kc.start_channels()
@@ -289,7 +359,8 @@ def test_an_interrupt_reaches_a_forked_kernel(workspace):
             kc.stop_channels()
             await km.shutdown_kernel(now=True)
 
-    assert asyncio.run(interrupted()) == "KeyboardInterrupt"
+    with held(workspace, "i.ipynb") as z, z.channel() as channel:
+        assert asyncio.run(interrupted(channel)) == "KeyboardInterrupt"
 
 
 CLI = [sys.executable, "-m", "jupyter_mvdp.cli"]

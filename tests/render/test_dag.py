@@ -117,16 +117,18 @@ def render(plan: Plan, **kwargs) -> tuple[str, list[Point]]:
 
 
 def data_literals(source: str) -> dict:
-    """SETTINGS and POINTS as the DAG loads them: the only json.loads calls, each on one
-    plain string literal."""
+    """SETTINGS and VERSION (POINTS: its points) as the DAG loads them: the only json.loads
+    calls on a literal, each on one plain string literal."""
     found = {}
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and ast.unparse(node.func) == "json.loads":
+            if isinstance(node.args[0], ast.Name | ast.Call | ast.Attribute):
+                continue  # a version read from the store, not data of the file
             (arg,) = node.args
             assert isinstance(arg, ast.Constant) and isinstance(arg.value, str)
             found[len(found)] = json.loads(arg.value)
-    settings, points = found.values()
-    return {"SETTINGS": settings, "POINTS": points}
+    settings, version = found.values()
+    return {"SETTINGS": settings, "VERSION": version, "POINTS": version["points"]}
 
 
 def code_only(source: str) -> str:
@@ -134,7 +136,10 @@ def code_only(source: str) -> str:
     literals become empty strings. Two renders that differ only in data give the same."""
     tree = ast.parse(source)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and ast.unparse(node.func) == "json.loads":
+        literal = (
+            isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+        )
+        if literal and ast.unparse(node.func) == "json.loads":
             node.args = [ast.Constant("")]
     assert isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant)
     tree.body[0].value = ast.Constant("")
@@ -177,9 +182,9 @@ def mapped_tasks(source: str) -> list[str]:
 
 
 EXPECTED_TASKS = {
-    "grid": {"run_point", "collect"},
-    "early_stop": {"run_round_0", "check_round_0"},
-    "canary": {"run_point", DECISION_TASK, DEPLOY_TASK, ALERT_TASK},
+    "grid": {"points", "run_point", "collect"},
+    "early_stop": {"points", "run_round_0", "check_round_0"},
+    "canary": {"points", "run_point", DECISION_TASK, DEPLOY_TASK, ALERT_TASK},
 }
 
 
@@ -434,6 +439,22 @@ class FakeTI:
         return self.xcom.get((task_ids, key))
 
 
+class FakeVariable:
+    """airflow.sdk.Variable over a dict (a canary DAG keeps its champion in one)."""
+
+    values: dict = {}
+
+    @classmethod
+    def get(cls, key, default=None, deserialize_json=False):
+        if key not in cls.values:
+            return default
+        return json.loads(cls.values[key]) if deserialize_json else cls.values[key]
+
+    @classmethod
+    def set(cls, key, value, description=None, serialize_json=False):
+        cls.values[key] = json.dumps(value) if serialize_json else value
+
+
 class FakePapermillOperator:
     """The stock operator's surface: keyword arguments become attributes; ``execute``
     records the notebook it would write."""
@@ -464,6 +485,7 @@ def load_dag(monkeypatch, tmp_path):
     sdk.dag = lambda **kwargs: lambda fn: lambda: None
     sdk.task = _Task()
     sdk.get_current_context = lambda: context
+    sdk.Variable = type("Variable", (FakeVariable,), {"values": {}})
     papermill = types.ModuleType("airflow.providers.papermill.operators.papermill")
     papermill.PapermillOperator = FakePapermillOperator
     for name in ("airflow", "airflow.providers", "airflow.providers.papermill"):
@@ -622,27 +644,93 @@ def test_grid_collect_ranks_the_points_that_ran_to_the_end(tmp_path, load_dag):
 
 
 @pytest.mark.parametrize("kind", ["grid", "early_stop", "canary"])
-def test_the_points_are_mapped_from_the_dag_and_each_makes_its_run_folder(tmp_path, load_dag, kind):
-    """No task runs before the points: the first round is mapped from the embedded points'
-    ids when a run is created (ids only: the serialized DAG does not hold the grid), and each
-    point takes its parameters, makes <outputs>/<run id>/ and writes its notebook; a point
-    the DAG no longer has (re-deployed with another grid mid-run) fails, never runs another."""
+def test_a_run_maps_the_points_of_its_version_and_each_point_runs_its_parameters(
+    tmp_path, load_dag, monkeypatch, kind
+):
+    """The run's first task (points) picks its version (this file's when its conf names
+    none), pushes its digest and returns the ids the first mapped task maps (the first
+    round's for early stop); each point runs that version's notebook with its own
+    parameters; a point the version does not have fails, never runs another one."""
     plan = Plan.from_json({"grid": {}, "strategy": STRATEGIES[kind], "parallelism": 2})
-    module, _, points = fake_run(tmp_path / "outs", load_dag, plan, [({}, True)] * 3)
+    module, ti, points = fake_run(tmp_path / "outs", load_dag, plan, [({}, True)] * 3)
     assert [p.to_json() for p in points] == module.POINTS
+    ti.task_id = TASKS["points"]
+    ids = module.points()
+    assert ids == [p.id for p in (points[:2] if kind == "early_stop" else points)]
+    assert ti.xcom[(TASKS["points"], KEYS["version"])] == module.SETTINGS["version"]
     if kind == "early_stop":
-        assert module.round_of(0) == [points[0].id, points[1].id]
-        assert module.round_of(1) == [points[2].id]
-    else:
-        assert list(module.PARAMETERS) == [p.id for p in points]
-    shutil.rmtree(tmp_path / "outs")
-    with pytest.raises(ValueError, match="p-gone is not in this DAG any more"):
-        module.NotebookRun(point="p-gone")
-    op = module.NotebookRun(point=points[1].id)
-    assert (op.point_id, op.parameters) == (points[1].id, points[1].parameters)
-    written = op.execute({"run_id": "run-9"})
-    assert written == f"{tmp_path}/outs/run-9/{points[1].id}.ipynb"
-    assert Path(written).is_file()
+        assert module.round_of(module.VERSION, 1) == [points[2].id]
+    ran = []
+    monkeypatch.setattr(
+        module, "run_notebook", lambda ctx, v, nb, pid, params, log: ran.append((nb, pid, params))
+    )
+    context = module.get_current_context()
+    module.NotebookRun(point=points[1].id).execute(context)
+    assert ran == [(module.VERSION["notebook"], points[1].id, points[1].parameters)]
+    with pytest.raises(ValueError, match="p-gone is not a point of this run"):
+        module.NotebookRun(point="p-gone").execute(context)
+
+
+def test_a_run_keeps_its_version_after_a_redeploy(tmp_path, load_dag, monkeypatch):
+    """A DAG file re-deployed with another grid while a run is in flight: the run (whose
+    conf names its version, kept in the store) maps and runs its own points with their own
+    parameters; a run whose conf names none runs the new file's; a version name that is
+    not a digest is refused (it becomes a path in the store)."""
+    store = tmp_path / "store"
+    first_plan = Plan.from_json({"grid": {"a": [1, 2, 3]}, "strategy": STRATEGIES["grid"]})
+    first, first_points = render(first_plan, store=str(store))
+    version = data_literals(first)["VERSION"]
+    digest = data_literals(first)["SETTINGS"]["version"]
+    kept = store / "versions" / "mvdp_u_nb_123456" / f"{digest}.json"
+    kept.parent.mkdir(parents=True)
+    kept.write_text(json.dumps(version))
+    second, second_points = render(
+        Plan.from_json({"grid": {"a": [7, 8]}, "strategy": STRATEGIES["grid"]}), store=str(store)
+    )
+    module, context = load_dag(second)
+    assert digest != module.SETTINGS["version"]
+
+    def start(conf: dict) -> list[str]:
+        ti = FakeTI("run-1", {})
+        ti.task_id = TASKS["points"]
+        context.update(ti=ti, run_id="run-1", dag_run=types.SimpleNamespace(conf=conf))
+        return module.points()
+
+    assert start({"version": digest}) == [p.id for p in first_points]
+    ran = []
+    monkeypatch.setattr(
+        module, "run_notebook", lambda ctx, v, nb, pid, params, log: ran.append((pid, params))
+    )
+    module.NotebookRun(point=first_points[0].id).execute(context)
+    assert ran == [(first_points[0].id, first_points[0].parameters)]
+    with pytest.raises(ValueError, match="is not a point of this run"):
+        module.NotebookRun(point=second_points[0].id).execute(context)
+    assert start({}) == [p.id for p in second_points]
+    for name in ("../../../etc/passwd", "0123"):
+        with pytest.raises(ValueError, match="has no version"):
+            start({"version": name})
+
+
+def test_a_version_whose_rules_are_gone_loads_them_from_the_store(tmp_path, load_dag):
+    """The runtime module a run's version names, when no longer next to the DAG (a bundle
+    replaced by a later deploy), is loaded from the store's copy, checked by its sha256."""
+    store = tmp_path / "store"
+    source, _ = render(make_plan("grid"), store=str(store))
+    module, _ = load_dag(source)
+    code = b"def best(*args):\n    return 'old rules'\n"
+    digest = hashlib.sha256(code).hexdigest()
+    (store / "objects").mkdir(parents=True)
+    (store / "objects" / digest).write_bytes(code)
+    old = {**module.VERSION, "runtime": {"module": "mvdp_runtime_000000000000", "sha256": digest}}
+    try:
+        assert module.rules_of(old).best() == "old rules"
+        del sys.modules["mvdp_runtime_000000000000"]
+        (store / "objects" / digest).write_bytes(code + b"# changed\n")
+        with pytest.raises(RuntimeError, match="not the one deployed"):
+            module.rules_of(old)
+    finally:
+        sys.modules.pop("mvdp_runtime_000000000000", None)
+    assert module.rules_of(module.VERSION) is module.rules
 
 
 @pytest.mark.parametrize(
@@ -657,24 +745,144 @@ def test_a_point_starts_another_kernel_when_one_died_starting(
     tmp_path, load_dag, monkeypatch, errors, raised
 ):
     """A kernel that died while starting ran no cell: the task starts another (up to 3 kernels
-    in all) within its try; any other error, or a third death, fails the try."""
+    in all) within its try; any other error, or a third death, fails the try. Each try runs
+    the version's notebook (where it is: this DAG has no store) into its run's folder."""
     plan = Plan.from_json({"grid": {}, "strategy": STRATEGIES["grid"]})
-    module, _, points = fake_run(tmp_path / "outs", load_dag, plan, [({}, True)])
+    module, ti, points = fake_run(tmp_path / "outs", load_dag, plan, [({}, True)])
     calls = []
-    stock = FakePapermillOperator.execute
 
-    def execute(self, context):
-        calls.append(context["run_id"])
+    def execute(papermill, nbformat, path, output, **kwargs):
+        calls.append((path, kwargs["parameters"], kwargs["cwd"]))
         if len(calls) <= len(errors):
             raise RuntimeError(errors[len(calls) - 1])
-        return stock(self, context)
+        Path(output).write_text("{}")
 
-    monkeypatch.setattr(FakePapermillOperator, "execute", execute)
+    monkeypatch.setattr(module.rules, "execute_notebook", execute)
+    shutil.rmtree(tmp_path / "outs")
     op = module.NotebookRun(point=points[0].id)
+    context = {"ti": ti, "run_id": "r"}
     if raised:
         with pytest.raises(RuntimeError, match=raised):
-            op.execute({"run_id": "r"})
+            op.execute(context)
         assert len(calls) == min(len(errors), 3)
     else:
-        assert Path(op.execute({"run_id": "r"})).is_file()
-        assert calls == ["r"] * 3
+        op.execute(context)
+        assert (tmp_path / "outs" / "r" / f"{points[0].id}.ipynb").is_file()
+        assert calls == [("/n.ipynb", points[0].parameters, "/")] * 3
+
+
+# ---- the DAG's champion and notices --------------------------------------------------------
+
+
+def test_a_run_without_conf_compares_with_the_champion_the_pipelines_runs_crowned(
+    tmp_path, load_dag
+):
+    """A scheduled run has no one to pass it the champion: the DAG keeps the one its runs
+    crowned last (an Airflow Variable) and the next run compares with it."""
+    plan = Plan.from_json({"grid": {}, "strategy": STRATEGIES["canary"]})
+    first, ti, _ = fake_run(tmp_path, load_dag, plan, [({"accuracy": 0.8}, True)], champion=0.5)
+    ti.task_id = DECISION_TASK
+    assert first.decide() == DEPLOY_TASK
+    again, ti, _ = fake_run(tmp_path, load_dag, plan, [({"accuracy": 0.7}, True)], champion=0.5)
+    ti.task_id = DECISION_TASK
+    assert again.decide() == ALERT_TASK
+    assert ti.xcom[(DECISION_TASK, DECISION_KEY)]["baseline"] == 0.8
+    fixed = Plan.from_json({"grid": {}, "strategy": {**STRATEGIES["canary"], "baseline": 0.6}})
+    plain, ti, _ = fake_run(tmp_path, load_dag, fixed, [({"accuracy": 0.7}, True)])
+    ti.task_id = DECISION_TASK
+    assert plain.decide() == DEPLOY_TASK  # the plan's own baseline is never replaced
+
+
+def fake_notifiers(monkeypatch) -> list[tuple[str, dict]]:
+    """The providers' notifiers: each records its keyword arguments when it notifies."""
+    sent: list[tuple[str, dict]] = []
+    for module, name in (
+        ("airflow.providers.smtp.notifications.smtp", "SmtpNotifier"),
+        ("airflow.providers.slack.notifications.slack_webhook", "SlackWebhookNotifier"),
+        ("airflow.providers.http.notifications.http", "HttpNotifier"),
+    ):
+        cls = type(
+            name,
+            (),
+            {
+                "__init__": lambda self, **kwargs: setattr(self, "kwargs", kwargs),
+                "notify": lambda self, context, name=name: sent.append((name, self.kwargs)),
+            },
+        )
+        fake = types.ModuleType(module)
+        setattr(fake, name, cls)
+        monkeypatch.setitem(sys.modules, module, fake)
+    return sent
+
+
+def test_the_dag_tells_each_channel_the_runtime_notice_through_its_providers_notifier(
+    tmp_path, load_dag, monkeypatch
+):
+    from jupyter_mvdp.core.runtime import notice, notice_html
+
+    sent = fake_notifiers(monkeypatch)
+    channels = [
+        {
+            "channel": "email",
+            "on": ["canary_alert", "run_failed"],
+            "to": ["ops@example.com"],
+            "smtp_conn_id": "mail",
+        },
+        {"channel": "slack", "on": ["canary_alert"]},
+        {"channel": "webhook", "on": ["canary_alert"], "http_conn_id": "hook", "endpoint": "/h"},
+    ]
+    strategy = {"kind": "canary", "metric": "m", "baseline": 0.9}
+    plan = Plan.from_json({"grid": {}, "strategy": strategy, "notify": channels})
+    module, ti, points = fake_run(
+        tmp_path, load_dag, plan, [({"m": 0.5}, True), ({"m": 0.7}, False)]
+    )
+    ti.task_id = DECISION_TASK
+    assert module.decide() == ALERT_TASK
+    module.Notify(module.EVENTS["alert"])(module.get_current_context())  # the alert's callback
+
+    best = {"id": points[0].id, "parameters": points[0].parameters, "value": 0.5}
+    reason = ti.xcom[(DECISION_TASK, DECISION_KEY)]["reason"]
+    want = notice(
+        "canary_alert", "d", "run-1", metric="m", best=best, reason=reason, outcome="alert"
+    )
+    assert [name for name, _ in sent] == ["SmtpNotifier", "SlackWebhookNotifier", "HttpNotifier"]
+    assert sent[0][1] == {
+        "to": ["ops@example.com"],
+        "from_email": None,
+        "subject": want["subject"],
+        "html_content": notice_html(want),
+        "smtp_conn_id": "mail",
+    }
+    assert sent[1][1] == {"slack_webhook_conn_id": "slack_default", "text": want["text"]}
+    assert sent[2][1] == {"http_conn_id": "hook", "endpoint": "/h", "json": want}
+
+    sent.clear()  # the run's end (the DAG's success callback): a point failed
+    module.Notify()(module.get_current_context())
+    assert [name for name, _ in sent] == ["SmtpNotifier"]
+    mail = sent[0][1]
+    assert mail["subject"] == "[jupyter-mvdp] run run-1 of d failed"
+    assert "Reason: 1 of 2 points failed" in mail["html_content"]
+
+
+def test_a_plan_without_notify_has_no_notifier_and_its_channels_are_data():
+    plain = Plan.from_json({"grid": {}, "strategy": STRATEGIES["canary"]})
+    source = render_dag(dag_id="d", plan=plain, points=[], notebook="/n", outputs="/o", kernel="k")
+    assert "Notify" not in source and "callback" not in source
+
+    def rendered(to: str, endpoint: str, on: list) -> str:
+        channels = [
+            {"channel": "email", "on": on, "to": [to]},
+            {"channel": "webhook", "on": on, "endpoint": endpoint},
+        ]
+        plan = Plan.from_json({"grid": {}, "strategy": STRATEGIES["canary"], "notify": channels})
+        return render_dag(dag_id="d", plan=plan, points=[], notebook="/n", outputs="/o", kernel="k")
+
+    alerts = rendered("ops@example.com", "/h", ["canary_alert"])
+    odd = rendered("{{var.value.x}}'@x", '/{{conn.x.password}}"""\')', ["canary_alert"])
+    assert code_only(alerts) == code_only(odd)
+    assert data_literals(odd)["SETTINGS"]["notify"][0]["to"] == ["{{var.value.x}}'@x"]
+    assert 'on_success_callback=Notify(EVENTS["alert"])' in alerts
+    assert "on_failure_callback" not in alerts  # nobody listens to the run's end
+    ends = rendered("ops@example.com", "/h", ["run_failed"])
+    assert "on_failure_callback=Notify(failed=True)" in ends
+    assert "on_success_callback=Notify()" in ends

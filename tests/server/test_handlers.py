@@ -14,6 +14,7 @@ import pytest
 from jupyter_mvdp.exceptions import RunNotFound, TargetUnreachable
 from jupyter_mvdp.server.handlers import routes
 from jupyter_mvdp.targets import Target, register
+from tests.service.test_discover import ScheduledTarget
 from tests.targets.test_local import write_notebook
 
 SCHEMA_ID = "https://events.jupyter.org/jupyter_mvdp/run/v1"
@@ -37,8 +38,10 @@ class DownTarget(Target):
 @pytest.fixture
 def jp_server_config(jp_server_config):
     jp_server_config["MvdpApp"]["targets"] = {
-        "broken": {"kind": "down", "api_url": "http://127.0.0.1:9"}
+        "broken": {"kind": "down", "api_url": "http://127.0.0.1:9"},
+        "sched": {"kind": "scheduled-standin"},  # runs it starts itself (test_discover.py)
     }
+    jp_server_config["MvdpApp"]["discover_interval"] = 0.2
     return jp_server_config
 
 
@@ -230,7 +233,7 @@ async def test_validate_reports_every_field(jp_fetch, root):
         method="POST",
         body={"notebook": "tiny.ipynb", "plan": ok},
     )
-    assert doc == {"valid": True, "size": 6, "limit": 10_000, "errors": []}
+    assert doc == {"valid": True, "size": 6, "limit": 10_000, "errors": [], "warnings": []}
 
 
 async def test_targets_show_reachability_and_no_credentials(jp_fetch, root):
@@ -337,3 +340,78 @@ async def test_runs_are_per_user(jp_fetch, jp_serverapp, root):
         manager.document(mine, "bob")
     for run_id in (mine, theirs):
         manager.wait(run_id, interval=0.1)
+
+
+async def test_a_pipeline_history_is_the_owners_through_rest(jp_fetch, jp_serverapp, root):
+    plan = {"grid": {"x": [1, 3]}, "strategy": {"kind": "canary", "metric": "score"}}
+    _, doc = await call(
+        jp_fetch, "mvdp", "runs", method="POST", body={"notebook": "tiny.ipynb", "plan": plan}
+    )
+    await wait_for_run(jp_fetch, doc["run_id"])
+    pipeline = doc["pipeline"]
+    status, history = await call(jp_fetch, "mvdp", "pipelines", pipeline, "history")
+    assert status == 200, history
+    assert history["pipeline"] == pipeline
+    (run,) = history["runs"]
+    assert run["run_id"] == doc["run_id"] and run["outcome"] == "deploy", history
+    assert run["crowned"]
+    assert run["started_by"]["kind"] == "mvdp"
+    assert run["best"] == {"id": doc["points"][1]["id"], "parameters": {"x": 3}, "value": 3}
+    assert history["champion"]["value"] == 3 and len(history["champions"]) == 1
+
+    status, error = await call(
+        jp_fetch, "mvdp", "pipelines", pipeline, "history", params={"limit": "0"}
+    )
+    assert status == 400 and "limit" in error["message"]
+    manager = jp_serverapp.web_app.settings["mvdp_manager"]
+    theirs = manager.submit(
+        "tiny.ipynb",
+        {"grid": {"x": [1]}, "strategy": {"kind": "grid"}},
+        background=False,
+        user="bob",
+    )
+    status, error = await call(
+        jp_fetch, "mvdp", "pipelines", manager.document(theirs)["pipeline"], "history"
+    )
+    assert status == 404 and error["error"] == "PipelineNotFound"
+    status, _ = await call(jp_fetch, "mvdp", "pipelines", "mvdp_nobody", "history")
+    assert status == 404
+
+
+async def test_a_run_its_schedule_started_comes_home_through_the_servers_watcher(
+    jp_fetch, jp_ws_fetch, jp_serverapp, root
+):
+    plan = {"grid": {"x": [1, 2]}, "strategy": {"kind": "canary", "metric": "acc"}}
+    _, doc = await call(
+        jp_fetch,
+        "mvdp",
+        "runs",
+        method="POST",
+        body={"notebook": "tiny.ipynb", "plan": plan, "target": "sched"},
+    )
+    assert "run_id" in doc, doc
+    await wait_for_run(jp_fetch, doc["run_id"])
+    target = jp_serverapp.web_app.settings["mvdp_manager"].targets["sched"]
+    assert isinstance(target, ScheduledTarget)
+    ws = await jp_ws_fetch("api", "events", "subscribe")
+    target.start(doc["pipeline"], "scheduled__2026-12-06T10:00:00+00:00")
+    deadline = time.monotonic() + 60
+    while True:  # the watcher looks every 0.2 s: no request of ours makes it look
+        _, runs = await call(jp_fetch, "mvdp", "runs")
+        scheduled = [r for r in runs["runs"] if r["started_by"]["kind"] == "schedule"]
+        if scheduled and scheduled[0]["state"] == "success":
+            break
+        assert time.monotonic() < deadline, runs
+        await asyncio.sleep(0.2)
+    (run,) = scheduled
+    assert run["pipeline"] == doc["pipeline"] and run["outcome"] == "deploy"
+    assert [p["metrics"] for p in run["points"]] == [{"acc": 0.1}, {"acc": 0.2}]
+    said = []
+    while not any(e.get("kind") == "outcome" for e in said):
+        message = json.loads(await asyncio.wait_for(ws.read_message(), timeout=30))
+        if message.get("schema_id") == SCHEMA_ID and message.get("run_id") == run["run_id"]:
+            said.append(message)
+    ws.close()
+    assert said[0]["kind"] == "run" and said[0]["state"] == "running"  # the lab learns of it
+    _, status = await call(jp_fetch, "mvdp", "status")
+    assert status["discoveries"] >= 1 and status["discover_interval"] == 0.2

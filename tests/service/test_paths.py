@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 
 from jupyter_mvdp.exceptions import MvdpError
-from jupyter_mvdp.service.paths import PathResolver
+from jupyter_mvdp.service.paths import PathResolver, ship
 from tests.targets.test_local import write_notebook
 
 MARKER = "SECRET-OUTSIDE-THE-ROOT"
@@ -225,3 +225,105 @@ def test_the_gate_takes_plain_paths_and_symlinks_inside(root):
     hidden_ok = PathResolver(root, allow_hidden=True)
     assert hidden_ok.notebook(".hid/x.ipynb")[1] == ".hid/x.ipynb"
     assert os.path.islink(root / "link_out_file.ipynb")
+
+
+# --- the plan's files: what travels with a notebook ---------------------------------------
+
+
+# what is hostile for a notebook field but a plain file or folder to ship
+SHIPPABLE = {"data.csv", "notes.txt", "secret.py", "sub", "sub/"}
+
+
+@pytest.mark.parametrize("path", [p for p in HOSTILE if p not in SHIPPABLE])
+def test_every_hostile_path_in_files_is_refused_naming_its_entry(root, path):
+    """The plan's ``files`` go through the same gate: each hostile path is refused, named by
+    its entry (``files.<i>``), and nothing outside the root is shipped."""
+    gate = PathResolver(root)
+    with pytest.raises(MvdpError) as error:
+        ship(gate, "ok.ipynb", ["data.csv", path])
+    assert [e["field"] for e in error.value.errors] == ["files.1"], error.value.errors
+    assert 400 <= error.value.http_status < 500
+
+
+def test_files_are_paths_folders_and_globs_next_to_the_notebook(root):
+    """A path, a folder (every file below it, hidden ones left out), a glob (``**`` for any
+    depth), relative to the notebook's folder; symlinks inside the root are followed and
+    land at the path named; the notebook itself is not counted twice."""
+    gate = PathResolver(root)
+    (root / "sub" / "data" / "deep").mkdir(parents=True)
+    for name in ("data/a.csv", "data/b.json", "data/deep/c.csv", "data/.secret", "x.txt"):
+        (root / "sub" / name).write_text(name)
+    found = ship(gate, "sub/ok.ipynb", ["x.txt", "data", "**/*.csv", "*.ipynb"])
+    assert [f.path for f in found] == ["data/a.csv", "data/b.json", "data/deep/c.csv", "x.txt"]
+    assert found[0].source == (root / "sub" / "data" / "a.csv").resolve()
+    assert found[0].size == len("data/a.csv")
+    linked = ship(gate, "ok.ipynb", ["linkdir/data/a.csv"])
+    assert [(f.path, f.source) for f in linked] == [
+        ("linkdir/data/a.csv", (root / "sub" / "data" / "a.csv").resolve())
+    ]
+    assert ship(gate, "ok.ipynb", []) == []
+
+
+def test_bad_files_are_all_named_with_the_fix(root):
+    gate = PathResolver(root)
+    with pytest.raises(MvdpError) as error:
+        ship(
+            gate,
+            "ok.ipynb",
+            ["missing.csv", "*.parquet", "link_out/passwd", ".hid", "data.csv", "../x"],
+        )
+    assert {e["field"]: e["message"] for e in error.value.errors} == {
+        "files.0": "missing.csv is not next to the notebook",
+        "files.1": "'*.parquet' matches no file next to the notebook",
+        "files.2": "link_out/passwd leads outside the server root",
+        "files.3": "'.hid' is hidden; hidden files are not shipped",
+        "files.5": "'..' is not allowed in '../x'",
+    }
+    assert error.value.message == "files.0: missing.csv is not next to the notebook"
+
+
+def test_files_over_the_size_limits_are_named(root):
+    (root / "big.bin").write_bytes(b"x" * 3000)
+    (root / "small.bin").write_bytes(b"x" * 1000)
+    gate = PathResolver(root)
+    with pytest.raises(MvdpError) as error:
+        ship(gate, "ok.ipynb", ["small.bin", "*.bin"], file_limit=2048)
+    assert error.value.errors == [
+        {"field": "files.1", "message": "big.bin is 2.9 KiB, over the limit of 2.0 KiB per file"}
+    ]
+    with pytest.raises(MvdpError) as error:
+        ship(gate, "ok.ipynb", ["*.bin"], total_limit=3500)
+    assert error.value.errors == [
+        {"field": "files", "message": "the files add up to 3.9 KiB, over the limit of 3.4 KiB"}
+    ]
+    assert [f.path for f in ship(gate, "ok.ipynb", ["*.bin"])] == ["big.bin", "small.bin"]
+
+
+async def test_hostile_files_are_refused_by_validate_and_runs_on_every_target(
+    jp_fetch, jp_http_port, jp_base_url, jp_auth_header, root, outside, airflow_folders
+):
+    from tornado.httpclient import AsyncHTTPClient
+
+    before = snapshot(root, outside)
+    client = AsyncHTTPClient()
+
+    async def post(route: str, body: dict):
+        response = await client.fetch(
+            f"http://127.0.0.1:{jp_http_port}{jp_base_url}mvdp/{route}",
+            method="POST",
+            body=json.dumps(body),
+            headers=jp_auth_header,
+            raise_error=False,
+        )
+        return response.code, json.loads(response.body)
+
+    for path in ("../outside/passwd", "link_out/passwd", "/etc/passwd", ".hid/x.ipynb", "~/x"):
+        plan = {"grid": {}, "strategy": {"kind": "grid"}, "files": ["data.csv", path]}
+        for target in ("local", "af"):
+            code, doc = await post("plans/validate", {"notebook": "ok.ipynb", "plan": plan})
+            assert code == 200 and doc["valid"] is False, doc
+            assert [e["field"] for e in doc["errors"]] == ["files.1"], (path, doc)
+            code, doc = await post("runs", {"notebook": "ok.ipynb", "plan": plan, "target": target})
+            assert 400 <= code < 500 and MARKER not in json.dumps(doc), (path, target, doc)
+    assert snapshot(root, outside) == before
+    assert not [p for f in airflow_folders.values() for p in f.iterdir()]

@@ -25,16 +25,25 @@ SCHEMA_ID = "https://events.jupyter.org/jupyter_mvdp/run/v1"
 
 class Server:
     def __init__(
-        self, root: Path, db: Path, port: int, poll_interval: float = 0.2, extra: tuple = ()
+        self,
+        root: Path,
+        db: Path,
+        port: int,
+        poll_interval: float = 0.2,
+        extra: tuple = (),
+        wrap: tuple = (),
     ):
+        """``wrap``: a command that execs the server (e.g. into a mount namespace)."""
         self.root, self.db, self.port = root, db, port
         self.poll_interval = poll_interval
         self.extra = list(extra)
+        self.wrap = list(wrap)
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         command = [
+            *self.wrap,
             sys.executable,
             "-m",
             "jupyter_server",
@@ -247,5 +256,60 @@ async def test_a_server_killed_alone_runs_every_point_exactly_once(tmp_path):
         assert {p["metrics"]["score"] for p in doc(run_id)["points"]} == {1, 2, 3, 4, 5, 6}
         lines = ledger.read_text().split()
         assert sorted(lines) == ["1", "2", "3", "4", "5", "6", "7"], lines  # each point once
+    finally:
+        server.kill()
+
+
+@pytest.mark.timeout(400)
+async def test_a_notebook_edited_while_its_server_was_down_is_not_what_the_run_resumes(
+    tmp_path,
+):
+    """kill -9 of the server mid-run, the notebook edited, the server started again: the
+    points run after the restart run the notebook as it was submitted (the run store keeps
+    it), so every output's input_sha256 names the bytes it ran."""
+    import hashlib
+
+    import nbformat
+
+    from tests.targets.test_local import marked
+
+    root = tmp_path / "root"
+    root.mkdir()
+    path = write_notebook(root / "edited.ipynb", "x = 1\nsleep = 0.0", marked(1))
+    submitted = hashlib.sha256(path.read_bytes()).hexdigest()
+    server = Server(root, tmp_path / "runs.sqlite", free_port())
+    server.start()
+    plan = {
+        "grid": {"x": [1, 2, 3, 4], "sleep": [1.5]},
+        "strategy": {"kind": "grid", "metric": "score"},
+        "parallelism": 1,
+    }
+    run_id = requests.post(
+        f"{server.url}/mvdp/runs",
+        json={"notebook": "edited.ipynb", "plan": plan},
+        headers=server.auth,
+        timeout=30,
+    ).json()["run_id"]
+
+    def doc():
+        return requests.get(
+            f"{server.url}/mvdp/runs/{run_id}", headers=server.auth, timeout=10
+        ).json()
+
+    try:
+        await wait_until(lambda: doc()["counts"]["success"] >= 1, 120, "a first point")
+        server.kill()
+        write_notebook(path, "x = 1\nsleep = 0.0", marked(2))  # edited while it was down
+        restarted = time.time()
+        server.start()
+        await wait_until(lambda: doc()["state"] not in ("queued", "running"), 240, "the end")
+        final = doc()
+        assert final["state"] == "success", final["message"]
+        assert final["counts"]["success"] == 4
+        assert any(p["started"] >= restarted for p in final["points"])  # ran after the restart
+        for point in final["points"]:
+            assert point["metrics"]["version"] == 1, point
+            nb = nbformat.read(root / point["output"], as_version=4)
+            assert nb.metadata["mvdp"]["input_sha256"] == submitted
     finally:
         server.kill()

@@ -88,6 +88,19 @@ def test_plans_round_trip(doc):
             "less than the minimum",
         ),
         ({"strategy": {"kind": "grid"}}, "", "'grid' is a required property"),
+        (  # Airflow's timedelta overflows: bounded where Airflow needs it
+            {"grid": {}, "strategy": {"kind": "grid"}, "retry_delay": 1e308},
+            "retry_delay",
+            "is greater than the maximum of 86400",
+        ),
+        (  # more than the lab can hold exactly
+            {
+                "grid": {},
+                "strategy": {"kind": "early_stop", "metric": "m", "target": 1, "seed": 2**63},
+            },
+            "strategy",
+            "seed: 9223372036854775808 is greater than the maximum",
+        ),
     ],
 )
 def test_bad_plans_name_the_field(doc, field, needle):

@@ -4,7 +4,9 @@ canary outcomes, cancel, resume, provenance."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -49,11 +51,20 @@ def workspace(tmp_path):
     return tmp_path
 
 
+@contextmanager
+def local_manager(workspace: Path, targets: dict | None = None):
+    """A run manager of the workspace with the default targets (or ``targets``)."""
+    store = RunStore(workspace / "runs.sqlite")
+    try:
+        yield RunManager(store, build_targets(targets or {}), root_dir=workspace, user="tester")
+    finally:
+        store.close()
+
+
 @pytest.fixture
 def manager(workspace):
-    store = RunStore(workspace / "runs.sqlite")
-    yield RunManager(store, build_targets({}), root_dir=workspace, user="tester")
-    store.close()
+    with local_manager(workspace) as manager:
+        yield manager
 
 
 def run(manager, plan: dict, notebook: str = "tiny.ipynb") -> dict:
@@ -357,3 +368,206 @@ def test_a_kernel_that_dies_while_starting_is_started_again(manager, workspace, 
     assert marker.exists()  # the first start did die
     (point,) = doc["points"]
     assert point["state"] == "success" and point["metrics"] == {"score": 5}, point
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["private", "shared_outputs"])
+def test_outputs_and_logs_are_their_owners_only_unless_shared(workspace, shared):
+    """On a shared host a point's notebook holds its parameters: by default no one else may
+    read it, its log or its folders; ``shared_outputs`` leaves them to the umask."""
+    import stat
+
+    store = RunStore(workspace / "runs.sqlite")
+    manager = RunManager(
+        store, build_targets({}), root_dir=workspace, user="tester", shared_outputs=shared
+    )
+    try:
+        doc = run(manager, {"grid": {"x": [1]}, "strategy": {"kind": "grid"}})
+    finally:
+        store.close()
+    (point,) = doc["points"]
+    output = workspace / point["output"]
+    log = output.parent / ".logs" / f"{point['id']}.log"
+    umask = os.umask(0)  # what shared files get: the process's umask decides
+    os.umask(umask)
+    file_mode, dir_mode = (0o666 & ~umask, 0o777 & ~umask) if shared else (0o600, 0o700)
+    for path in (output, log):
+        assert stat.S_IMODE(path.stat().st_mode) == file_mode, path
+    for folder in (output.parent, output.parent.parent, workspace / "mvdp-runs", log.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == dir_mode, folder
+
+
+def marked(version: int) -> str:
+    """A notebook body that records which version of the notebook ran."""
+    return (
+        "import time\n"
+        "from jupyter_mvdp import record\n"
+        "time.sleep(sleep)\n"
+        f"record('version', {version})\n"
+        "record('score', x)"
+    )
+
+
+def test_an_edited_notebook_never_runs_under_the_hash_of_another(manager, workspace):
+    """The notebook is read once, when the run is submitted: edited right after (between its
+    hash and its run) and again while its points run, every output ran the bytes its
+    provenance's input_sha256 names (the notebook as submitted), and says so."""
+    import hashlib
+
+    path = write_notebook(workspace / "edited.ipynb", "x = 1\nsleep = 0.0", marked(1))
+    submitted = hashlib.sha256(path.read_bytes()).hexdigest()
+    plan = {
+        "grid": {"x": [1, 2, 3], "sleep": [0.5]},
+        "strategy": {"kind": "grid", "metric": "score"},
+        "parallelism": 1,
+    }
+    spec = manager.prepare("edited.ipynb", plan, "local")
+    write_notebook(path, "x = 1\nsleep = 0.0", marked(2))  # edited right after the submit
+    run_id = manager.start(spec, background=False)
+    deadline = time.monotonic() + 120
+    while manager.document(run_id)["counts"]["success"] < 1:
+        manager.sync(run_id)
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    write_notebook(path, "x = 1\nsleep = 0.0", marked(3))  # and again while the points run
+    doc = manager.wait(run_id, interval=0.1)
+    assert doc["state"] == "success", [p["error"] for p in doc["points"]]
+    for point in doc["points"]:
+        assert point["metrics"]["version"] == 1
+        nb = nbformat.read(workspace / point["output"], as_version=4)
+        assert nb.metadata["mvdp"]["input_sha256"] == submitted
+        assert nb.metadata["mvdp"]["input"] == "edited.ipynb"
+
+
+def test_an_output_is_no_bigger_than_papermills_own(manager, workspace):
+    """A local output records where its input was (a path, as papermill writes it), not a
+    copy of the input notebook with its old outputs: it is the size of papermill's own output
+    of the same notebook, plus its provenance."""
+    import papermill
+
+    path = write_notebook(workspace / "big.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(new_code_cell("1 + 1"))
+    nb.cells[-1].outputs = [nbformat.v4.new_output("stream", text="x" * 200_000)]
+    nbformat.write(nb, path)
+    doc = run(manager, {"grid": {"x": [2]}, "strategy": {"kind": "grid"}}, "big.ipynb")
+    (point,) = doc["points"]
+    ours = nbformat.read(workspace / point["output"], as_version=4)
+    papermills = workspace / "papermill.ipynb"
+    papermill.execute_notebook(path, papermills, parameters={"x": 2}, progress_bar=False)
+    assert isinstance(ours.metadata["papermill"]["input_path"], str)
+    assert size_but_names(ours) <= size_but_names(nbformat.read(papermills, as_version=4)) + 64
+
+
+def size_but_names(nb) -> int:
+    """A notebook's size without what differs by name only: its provenance, and the paths
+    papermill writes when they are paths (a copy of a notebook there counts in full). The 64
+    bytes allowed above are the digits of the cells' timings."""
+    nb = nbformat.from_dict(json.loads(nbformat.writes(nb)))
+    nb.metadata.pop("mvdp", None)
+    for key in ("input_path", "output_path"):
+        if isinstance(nb.metadata["papermill"][key], str):
+            nb.metadata["papermill"][key] = ""
+    return len(nbformat.writes(nb))
+
+
+@pytest.mark.timeout(120)
+def test_a_long_error_message_fails_the_point_and_its_log_keeps_all_of_it(manager, workspace):
+    """An exception whose first line is 70,000 characters: the worker's answer never waits on
+    a full pipe (it is bounded and read as soon as sent); the log has the whole message."""
+    write_notebook(workspace / "long.ipynb", body="raise ValueError('x' * 70_000)")
+    doc = run(manager, {"grid": {}, "strategy": {"kind": "grid"}}, "long.ipynb")
+    (point,) = doc["points"]
+    assert point["state"] == "failed"
+    assert point["error"].startswith("cell 1: ValueError: xxxxxxxx")
+    assert point["error"].endswith("more characters in the point's log)")
+    spec = manager.store.spec(doc["run_id"])
+    assert "x" * 70_000 in manager.targets["local"].logs(spec, point["id"])
+
+
+def test_a_missing_kernel_names_the_plans_kernel_and_those_installed(manager):
+    doc = run(manager, {"grid": {}, "strategy": {"kind": "grid"}, "kernel": "no-such-kernel"})
+    error = doc["points"][0]["error"]
+    assert "no kernel named 'no-such-kernel'" in error, error
+    assert 'set the plan\'s "kernel"' in error and "python3" in error, error
+
+
+BUSY = (
+    "import os, time\n"
+    "from pathlib import Path\n"
+    "from jupyter_mvdp import record\n"
+    "me = Path(folder) / str(os.getpid())\n"
+    "me.touch()\n"
+    "seen = 0\n"
+    "for _ in range(30):  # how many kernels run at once, seen from inside one\n"
+    "    seen = max(seen, len(list(Path(folder).iterdir())))\n"
+    "    time.sleep(0.1)\n"
+    "me.unlink()\n"
+    "record('seen', seen)"
+)
+
+
+@pytest.mark.timeout(300)
+def test_the_kernels_of_all_runs_at_once_stay_within_max_kernels(workspace):
+    """Three runs of two points at once, ``max_kernels`` 2: never more than two kernels
+    run together (each point counts the others'); the other points wait queued."""
+    write_notebook(workspace / "busy.ipynb", 'folder = "."\nx = 0', BUSY)
+    folder = workspace / "running"
+    folder.mkdir()
+    plan = {"grid": {"folder": str(folder), "x": [1, 2]}, "strategy": {"kind": "grid"}}
+    with local_manager(workspace, {"local": {"kind": "local", "max_kernels": 2}}) as manager:
+        assert manager.targets["local"].describe()["settings"]["max_kernels"] == 2
+        run_ids = [
+            manager.submit("busy.ipynb", {**plan, "parallelism": 2}, "local", background=False)
+            for _ in range(3)
+        ]
+        docs = [manager.wait(run_id, interval=0.1) for run_id in run_ids]
+    points = [p for doc in docs for p in doc["points"]]
+    assert {p["state"] for p in points} == {"success"}, [p["error"] for p in points]
+    assert max(p["metrics"]["seen"] for p in points) <= 2
+
+
+def test_max_kernels_defaults_to_two_per_core():
+    assert build_targets({})["local"].describe()["settings"]["max_kernels"] == 2 * (
+        os.cpu_count() or 1
+    )
+
+
+@pytest.mark.timeout(240)
+def test_a_full_disk_under_the_outputs_names_the_disk_and_the_path(tmp_path):
+    """The CLI in a mount namespace of its own, its outputs on a 100 KiB tmpfs that the
+    point's output notebook (200 KB of output) cannot fit: the point's error says so."""
+    if shutil.which("unshare") is None or shutil.which("mount") is None:
+        pytest.skip("needs unshare(1) and mount(8)")
+    write_notebook(tmp_path / "big.ipynb", body="print('x' * 200_000)")
+    (tmp_path / "plan.json").write_text(json.dumps({"grid": {}, "strategy": {"kind": "grid"}}))
+    outputs = tmp_path / "mvdp-runs"
+    outputs.mkdir()
+    cli = f"{sys.executable} -m jupyter_mvdp.cli --db runs.sqlite run big.ipynb --plan plan.json"
+    script = f"mount -t tmpfs -o size=100k tmpfs {outputs} && exec {cli} --json"
+    as_root = [] if os.geteuid() == 0 else ["--map-root-user"]
+    done = subprocess.run(
+        ["unshare", *as_root, "--mount", "--propagation", "private", "sh", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
+    if "mount:" in done.stderr or "unshare:" in done.stderr:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    (point,) = json.loads(done.stdout)["points"]
+    assert point["state"] == "failed"
+    assert "no space left on the disk mounted at" in point["error"], point["error"]
+    assert f"writing {outputs}" in point["error"], point["error"]
+
+
+@pytest.mark.timeout(300)
+def test_twenty_thousand_scraps_are_all_read(manager, workspace):
+    """A cell recording 20,000 scraps (a display message each): every one reaches the point's
+    metrics, none dropped on the way (ZeroMQ's high-water mark), and reading them does not
+    fail the point (nbclient's 4 s wait for a cell's last outputs)."""
+    body = "from jupyter_mvdp import record\nfor i in range(n):\n    record(f'm{i}', i)"
+    write_notebook(workspace / "scraps.ipynb", "n = 10", body)
+    doc = run(manager, {"grid": {"n": [20_000]}, "strategy": {"kind": "grid"}}, "scraps.ipynb")
+    (point,) = doc["points"]
+    assert point["state"] == "success", point["error"]
+    assert len(point["metrics"]) == 20_000

@@ -1,8 +1,8 @@
 """Warm kernels: pay a notebook's imports once per grid, not once per point.
 
 A *zygote* is a Python process that has imported ipykernel and the modules the notebook
-imports, then waits. For every point, the point's kernel manager asks it (over a unix socket)
-to ``fork`` a fresh kernel: a new process with a clean namespace whose ``import pandas`` is
+imports, then waits. For every point, the point's kernel manager asks it (over a connection
+only that point's worker holds: server.py) to ``fork`` a fresh kernel: a new process with a clean namespace whose ``import pandas`` is
 already done. jupyter_client drives that kernel through a kernel provisioner
 (``ZygoteProvisioner``): connection file, interrupt (SIGINT to its process group), shutdown
 and kill work as for any kernel, so papermill and nbclient see nothing different.
@@ -16,9 +16,10 @@ Which modules are preloaded (decided once, in preload.py):
   warned (a fresh kernel would show it in the first cell's output), and no Python thread
   started (threads do not survive ``fork``). A module that breaks a rule is left to the
   kernel to import, and the zygote re-executes itself without it.
-- a zygote is keyed by that module set, restarted when it died, and replaced when a module
-  file it imported from outside the interpreter's stdlib/site-packages (your own code on
-  ``PYTHONPATH``) changed since.
+- a zygote is keyed by that module set and serves the runs that start while it lives: it is
+  restarted when it died, replaced when a module file it imported from outside the
+  interpreter's stdlib/site-packages (your own code on ``PYTHONPATH``) changed since, and
+  stopped once its last run ended, so the next run gets a new one.
 
 A kernel is forked only when a fresh kernel would be the same process: a Python kernelspec
 whose command is exactly ``<this interpreter> -m ipykernel_launcher -f {connection_file}``,
@@ -26,21 +27,28 @@ without ``env`` or its own provisioner, and a kernel environment equal to the zy
 (``JPY_*`` and ``PYDEVD_*`` aside). Anything else (R, bash, another venv or interpreter,
 a gateway kernel manager, a changed environment) gets an ordinary kernel, silently.
 After the fork the kernel takes the worker's stdout/stderr, working directory and
-environment, reseeds ``numpy.random`` (``random`` reseeds itself), and sets matplotlib's
-inline backend before preloading, as ipykernel would.
+environment, and matplotlib's inline backend is set before preloading, as ipykernel would.
+What a fresh kernel draws when it starts is drawn again: the random generators that modules
+seeded from the OS's entropy at import (``random.Random`` instances, numpy's global state;
+``random`` reseeds its own), and ``JPY_PARENT_PID`` is the kernel's parent. The one thing a
+fork cannot renew is Python's string hash seed (``_Py_HashSecret``: set when the interpreter
+starts and already baked into every string and dict of the zygote): a run's points share
+their zygote's, each run has its own (a new zygote), and ``PYTHONHASHSEED`` in the kernels'
+environment is honoured as a fresh kernel honours it.
 
-Lifetimes follow lifeline.py: the zygote watches a pipe whose only reader is its owner (the
-CLI or server process) and exits when the owner is gone; each forked kernel watches a pipe
-whose only reader is its point worker, so a killed worker (timeout, cancel) kills its kernel
-and nothing else.
+Lifetimes follow lifeline.py: the zygote exits when its owner (the CLI or server process) is
+gone (the control socket closes); each kernel is forked by a *point process*, the point's
+subreaper, which exits with the kernel or when the point's worker is gone (a pipe whose only
+reader is that worker), killing whatever the notebook started: a killed worker (timeout,
+cancel) ends its kernel and its processes, nothing else.
 
 The package, one responsibility a module:
 
 - ``preload``: which modules a zygote preloads, whether a kernel can be forked at all, and
   importing the modules cleanly (in the zygote);
-- ``pool``: the owner's side: the zygotes of this process, started, reused, restarted;
+- ``pool``: the owner's side: the zygotes of this process, started, shared, restarted, stopped;
 - ``provisioner``: the worker's side: a kernel manager whose kernel is forked by a zygote;
-- ``server``: the zygote process itself: preload, listen on its socket, fork kernels.
+- ``server``: the zygote process itself: preload, serve its owner's connections, fork kernels.
 """
 
 from .pool import POOL, Zygote, ZygotePool, worker_env

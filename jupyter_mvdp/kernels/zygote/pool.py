@@ -1,6 +1,7 @@
-"""The owner's side (the CLI or server process): one zygote per set of imports, started,
-reused, restarted when it died or a module file it imported changed, and stopped with the
-owner (its lifeline)."""
+"""The owner's side (the CLI or server process): a zygote per set of imports for the runs
+that use it, started, restarted when it died or a module file it imported changed, stopped
+once its last run ended (the next run gets a new one: a fresh hash seed, as a fresh kernel
+has) and with the owner (its control socket is its lifeline)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import os
 import select
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,7 @@ from .server import ENTRY
 
 _START_TIMEOUT = 120.0
 _MAX_ZYGOTES = 2
+_CONTROL_SECONDS = 10.0
 
 
 def worker_env() -> dict[str, str]:
@@ -42,29 +45,35 @@ def worker_env() -> dict[str, str]:
 
 
 class Zygote:
-    """A running zygote as its owner sees it: the process, its socket, the owner's end of its
-    lifeline (closing it stops the zygote) and the files it must be replaced after."""
+    """A running zygote as its owner sees it: the process, the owner's end of its control
+    socket (closing it stops the zygote) and the files it must be replaced after."""
 
     def __init__(self, modules: list[str], env: dict[str, str]):
-        self.dir = tempfile.mkdtemp(prefix="mvdp-zygote-")
-        self.socket = os.path.join(self.dir, "sock")
-        lifeline_r, lifeline_w = os.pipe()
-        config = {"socket": self.socket, "lifeline": lifeline_w, "modules": modules}
+        self.dir = tempfile.mkdtemp(prefix="mvdp-zygote-")  # its cwd: nothing to shadow
+        self.env = env
+        self._ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._ctl.settimeout(_CONTROL_SECONDS)
+        self._lock = threading.Lock()
+        config = {"ctl": theirs.fileno(), "modules": modules}
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", ENTRY],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
-                pass_fds=(lifeline_w,),
+                pass_fds=(theirs.fileno(),),
                 cwd=self.dir,
-                env={**env, "MVDP_ZYGOTE": json.dumps(config)},
+                env=env,
             )
         finally:
-            os.close(lifeline_w)
-        self._lifeline = lifeline_r
-        ready, _, _ = select.select([self.proc.stdout], [], [], _START_TIMEOUT)
-        line = self.proc.stdout.readline() if ready else b""
+            theirs.close()
+        try:  # its configuration on stdin: no environment a kernel inherits holds it
+            self.proc.stdin.write(json.dumps(config).encode())
+            self.proc.stdin.close()
+            ready, _, _ = select.select([self.proc.stdout], [], [], _START_TIMEOUT)
+            line = self.proc.stdout.readline() if ready else b""
+        except OSError:
+            line = b""
         self.proc.stdout.close()
         if not line:
             self.stop()
@@ -73,9 +82,24 @@ class Zygote:
         self.pid = self.proc.pid
         self.preloaded: list[str] = hello["preloaded"]
         self.sources: dict[str, int] = hello["sources"]
+        self.runs: set[str] = set()
 
-    def usable(self) -> bool:
-        if self.proc.poll() is not None:
+    def channel(self) -> socket.socket | None:
+        """A new connection to this zygote for one point's worker (pass it to that worker
+        only), or None when the zygote is gone."""
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with self._lock:
+                socket.send_fds(self._ctl, [b"c"], [mine.fileno()])
+        except OSError:
+            theirs.close()
+            return None
+        finally:
+            mine.close()
+        return theirs
+
+    def usable(self, env: dict[str, str]) -> bool:
+        if self.proc.poll() is not None or env != self.env:
             return False
         for path, mtime in self.sources.items():
             try:
@@ -86,8 +110,7 @@ class Zygote:
         return True
 
     def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._lifeline)
+        self._ctl.close()
         with contextlib.suppress(OSError):
             self.proc.kill()
         self.proc.wait()
@@ -95,33 +118,50 @@ class Zygote:
 
 
 class ZygotePool:
-    """The zygotes of this process, one per module set (the most recent ``_MAX_ZYGOTES``)."""
+    """The zygotes of this process, one per set of imports, each serving the runs that
+    started while it lived (the most recent ``_MAX_ZYGOTES`` sets)."""
 
     def __init__(self):
-        self._zygotes: dict[tuple[str, ...], Zygote] = {}  # (*modules, environment)
+        self._zygotes: dict[tuple[str, ...], Zygote] = {}  # sorted modules -> zygote
         self._lock = threading.Lock()
 
-    def socket_for(self, notebook, cwd: str | Path, kernel_name: str | None) -> str | None:
-        """The socket of a zygote for this notebook's imports (started or restarted as
-        needed), or None when its kernel cannot be forked or the zygote failed to start."""
+    def acquire(self, run_id: str, notebook, cwd: str | Path, kernel_name: str | None):
+        """The zygote of this run (for this notebook's imports: started, or restarted when it
+        died or went stale), or None when its kernel cannot be forked or no zygote started.
+        Runs running at once share one; ``release`` it when the run ends."""
         if not forkable_kernel(kernel_name):
             return None
         env = worker_env()
-        key = (*sorted(preload_candidates(notebook, cwd)), json.dumps(env, sort_keys=True))
+        key = tuple(sorted(preload_candidates(notebook, cwd)))
         with self._lock:
+            for other in self._zygotes.values():  # a run's imports changed with its notebook
+                other.runs.discard(run_id)
             zygote = self._zygotes.pop(key, None)
-            if zygote is not None and not zygote.usable():
+            runs = {run_id}
+            if zygote is not None and not zygote.usable(env):
                 zygote.stop()
+                runs |= zygote.runs  # they get the new one from their next batch on
                 zygote = None
             if zygote is None:
                 try:
-                    zygote = Zygote(list(key[:-1]), env)
+                    zygote = Zygote(list(key), env)
                 except Exception:  # no zygote: ordinary kernels, as without this module
                     return None
+            zygote.runs |= runs
             self._zygotes[key] = zygote  # most recent last
             while len(self._zygotes) > _MAX_ZYGOTES:
                 self._zygotes.pop(next(iter(self._zygotes))).stop()
-            return zygote.socket
+            for idle in [k for k, z in self._zygotes.items() if not z.runs]:
+                self._zygotes.pop(idle).stop()
+            return zygote
+
+    def release(self, run_id: str) -> None:
+        """The run ended: a zygote no run uses any more stops (the next run gets a new one)."""
+        with self._lock:
+            for key, zygote in list(self._zygotes.items()):
+                zygote.runs.discard(run_id)
+                if not zygote.runs:
+                    self._zygotes.pop(key).stop()
 
     def pids(self) -> list[int]:
         with self._lock:

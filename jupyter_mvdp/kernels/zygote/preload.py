@@ -1,16 +1,17 @@
 """Which modules a zygote preloads (decided once, here: see the package docstring), whether a
-notebook's kernel can be forked from a zygote at all, and importing those modules cleanly in
-the zygote, ahead of time."""
+notebook's kernel can be forked from a zygote at all, importing those modules cleanly in
+the zygote, ahead of time, and renewing in each forked kernel the random state they left."""
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import importlib.util
 import io
 import os
 import sys
 import threading
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 NEVER_PRELOAD = frozenset(
@@ -41,29 +42,11 @@ NEVER_PRELOAD = frozenset(
 def imports_of(notebook) -> list[str]:
     """Modules imported by the notebook's code cells, in order of appearance: ``import a.b``
     gives ``a.b``, ``from a.b import c`` gives ``a.b`` and ``a.b.c`` (imported only if it is
-    a module). IPython lines (``%magic``, ``!shell``) are dropped before parsing."""
-    names: list[str] = []
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        source = "\n".join(
-            "" if line.lstrip().startswith(("%", "!")) else line
-            for line in cell.source.splitlines()
-        )
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                found = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                found = [node.module]
-                found += [f"{node.module}.{a.name}" for a in node.names if a.name != "*"]
-            else:
-                continue
-            names.extend(n for n in found if n not in names)
-    return names
+    a module). IPython lines (``%magic``, ``!shell``) are dropped before parsing: the rule
+    provenance reports the notebook's packages by (runtime.imported_modules)."""
+    from ...core.runtime import imported_modules
+
+    return imported_modules(c.source for c in notebook.cells if c.cell_type == "code")
 
 
 def preload_candidates(notebook, cwd: str | Path) -> list[str]:
@@ -134,3 +117,43 @@ def preload_modules(modules: list[str]) -> tuple[list[str], str | None]:
             return clean, name
         clean.append(name)
     return clean, None
+
+
+# --- random state: what a fork must renew ---------------------------------------------------
+
+_FROM_ENTROPY: weakref.WeakSet = weakref.WeakSet()
+
+
+def track_random_seeds() -> Callable[[], None]:
+    """Until the returned function is called, note every ``random.Random`` seeded from the
+    OS's entropy (``Random()``, ``seed()``) while modules import: a fresh kernel would draw
+    a new seed for it, so each forked kernel does (``renew_random_state``). One seeded with a
+    value (``Random(42)``) is left as the import left it: as a fresh kernel has it."""
+    import random
+
+    original = random.Random.seed
+
+    def seed(self, a=None, version=2):
+        original(self, a, version)
+        with contextlib.suppress(TypeError):  # a subclass without weak references
+            if a is None:
+                _FROM_ENTROPY.add(self)
+            else:
+                _FROM_ENTROPY.discard(self)
+
+    random.Random.seed = seed
+
+    def stop() -> None:
+        random.Random.seed = original  # the kernel sees the class as a fresh one does
+
+    return stop
+
+
+def renew_random_state() -> None:
+    """In a forked kernel: new seeds where a fresh kernel would have drawn them at import
+    (``random``'s own global instance reseeds itself after a fork)."""
+    for rng in list(_FROM_ENTROPY):
+        with contextlib.suppress(Exception):
+            rng.seed()
+    if "numpy.random" in sys.modules:  # its global state was seeded in the zygote
+        sys.modules["numpy.random"].seed()

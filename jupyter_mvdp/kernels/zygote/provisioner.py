@@ -12,11 +12,14 @@ import socket
 import subprocess
 import sys
 
+_ANSWER_SECONDS = 30.0
+
 
 class ForkedKernel:
     """The ``subprocess.Popen`` face jupyter_client's LocalProvisioner expects, over a kernel
-    that is the zygote's child: watched and signalled through a pidfd. Its exit status
-    belongs to the zygote, so an exited kernel reports 0."""
+    that is a child of the zygote's point process: watched and signalled through a pidfd.
+    Its exit status belongs to that process, so an exited kernel reports 0. Closing
+    ``lifeline`` (this worker's end) tells the point process the point is over."""
 
     stdin = stdout = stderr = None
 
@@ -51,40 +54,55 @@ class ForkedKernel:
                 os.close(fd)
 
 
-def fork_kernel(socket_path: str, cmd: list[str], kwargs: dict) -> ForkedKernel | None:
-    """Ask the zygote for a kernel running ``cmd`` with ``kwargs`` (Popen's); None when it
-    cannot or will not (then the caller starts an ordinary kernel)."""
+def fork_kernel(channel: socket.socket, cmd: list[str], kwargs: dict) -> ForkedKernel | None:
+    """Ask the zygote, over this worker's ``channel`` (pool.Zygote.channel), for a kernel
+    running ``cmd`` with ``kwargs`` (Popen's); None when it cannot or will not (then the
+    caller starts an ordinary kernel)."""
     if any(kwargs.get(k) is not None for k in ("stdin", "stdout", "stderr")):
         return None
     request = {
         "cmd": cmd,
         "cwd": os.path.abspath(kwargs.get("cwd") or os.getcwd()),
         "env": dict(kwargs.get("env") or os.environ),
-        "parent": os.getpid(),
     }
+    data = json.dumps(request).encode() + b"\n"
     lifeline_r, lifeline_w = os.pipe()
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(30)
-            conn.connect(socket_path)
-            socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [lifeline_w, 1, 2])
-            data, fds, _, _ = socket.recv_fds(conn, 65536, 1)
-        reply = json.loads(data or b"{}")
+        channel.settimeout(_ANSWER_SECONDS)
+        sent = socket.send_fds(channel, [data], [lifeline_w, 1, 2])
+        channel.sendall(data[sent:])  # a large environment goes in pieces
+        reply, fds = _answer(channel)
     except (OSError, ValueError):
         reply, fds = {}, []
     finally:
         os.close(lifeline_w)
-    if not reply.get("pid") or len(fds) != 1:
+    if not isinstance(reply, dict) or not isinstance(reply.get("pid"), int) or len(fds) != 1:
         for fd in [lifeline_r, *fds]:
             os.close(fd)
-        why = reply.get("refused", "no answer from the zygote")
-        print(f"jupyter-mvdp: an ordinary kernel, not a warm one: {why}", file=sys.stderr)
+        why = reply.get("refused") if isinstance(reply, dict) else None
+        print(
+            f"jupyter-mvdp: an ordinary kernel, not a warm one: {why or 'no answer from the zygote'}",
+            file=sys.stderr,
+        )
         return None
     return ForkedKernel(reply["pid"], fds[0], lifeline_r)
 
 
-def kernel_manager(socket_path: str):
-    """A LifelineKernelManager class whose kernels come from the zygote at ``socket_path``."""
+def _answer(channel: socket.socket) -> tuple[object, list[int]]:
+    """The zygote's one-line answer and the descriptors sent with it."""
+    data, fds = b"", []
+    while not data.endswith(b"\n") and len(data) < 1 << 16:
+        chunk, more, _, _ = socket.recv_fds(channel, 1 << 16, 1)
+        fds += more
+        if not chunk:
+            break
+        data += chunk
+    return json.loads(data or b"{}"), fds
+
+
+def kernel_manager(channel: socket.socket):
+    """A LifelineKernelManager class whose kernels come from the zygote at the other end of
+    ``channel``."""
     import uuid
 
     from jupyter_client.provisioning import LocalProvisioner
@@ -93,7 +111,7 @@ def kernel_manager(socket_path: str):
 
     class ZygoteProvisioner(LocalProvisioner):
         async def launch_kernel(self, cmd, **kwargs):
-            forked = fork_kernel(socket_path, cmd, kwargs)
+            forked = fork_kernel(channel, cmd, kwargs)
             if forked is None:
                 return await super().launch_kernel(cmd, **kwargs)
             self.process = forked

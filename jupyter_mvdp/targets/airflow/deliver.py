@@ -9,16 +9,20 @@ it again. A DAG is ready when Airflow serves that very file (the digest at the e
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import posixpath
 import time
+from pathlib import Path
 
 import fsspec
 
 from ...core.models import RunSpec
-from ...core.params import shipped_notebook
 from ...exceptions import DagImportError, DagNotParsed, DeployError
-from ...render.dag import digest_of, runtime_files
+from ...render.dag import digest_of, runtime_files, runtime_module, version_digest
+from ...service.paths import size_text
+from ...service.snapshots import checked
 from ..base import Progress
 from .client import AirflowClient, ApiError
 
@@ -35,20 +39,25 @@ class Delivery:
         self,
         spec: RunSpec,
         dag_id: str,
-        notebook: str,
-        deploy_notebook: str | None,
+        version: dict,
+        store: str,
         progress: Progress,
     ) -> None:
-        """Write what changed (the notebooks where the workers read them, the runtime module
-        and the DAG in the DAGs folder), then wait until Airflow serves the DAG. A DAG Airflow
-        already serves is not written again, so a re-run of a plan is triggered at once."""
+        """Write what changed (the run's notebooks, files and version in the ``store``, by
+        content: ``ship``; the runtime module and the DAG in the DAGs folder), then wait until
+        Airflow serves the DAG. A DAG Airflow already serves is not written again, so a
+        re-run of a plan is triggered at once."""
+        pool = spec.plan.executor.pool
+        if pool and missing_pool(self.client, pool):  # else its tasks wait, without a word
+            raise DeployError(
+                f"Airflow at {self.settings['api_url']} has no pool {pool!r} (the plan's "
+                "executor.pool): create it there (Admin > Pools) or leave the pool out of the plan"
+            )
         served = self.served(dag_id)
         # a DAG already there and paused was paused by someone (ours are unpaused when
         # deployed): the run is triggered but the pause is theirs to lift
         spec.extra["admin_paused"] = bool(served and served.is_paused)
-        _write_if_changed(notebook, shipped_notebook(spec.notebook))  # no stale injected cells
-        if spec.deploy_notebook:
-            _write_if_changed(deploy_notebook, shipped_notebook(spec.deploy_notebook))
+        ship(spec, dag_id, version, store, progress)
         for name, content in runtime_files().items():  # the rules the DAG imports
             _write_if_changed(f"{self.settings['dags_location']}/{name}", content)
         dag_file = f"{self.settings['dags_location']}/{spec.pipeline}.py"
@@ -118,6 +127,87 @@ class Delivery:
         except ApiError as e:
             if e.status != 404:
                 raise
+
+
+def ship(spec: RunSpec, dag_id: str, version: dict, store: str, progress: Progress) -> None:
+    """Put the run's version where its workers read it: ``<store>/objects/<sha256>`` for each
+    input notebook (the bytes the run read at submit), file (checked against the digest the
+    run names as it is read) and the runtime module, written only when the store does not
+    hold it yet (a re-deploy ships no dataset again), then ``<store>/versions/<dag id>/
+    <digest>.json``. Objects are never changed once written: a run in flight keeps reading
+    its own."""
+    objects: list[tuple[str, str, object]] = []  # (sha256, name, bytes or a local path)
+    for entry in (version["notebook"], version["deploy_notebook"]):
+        if entry is None:
+            continue
+        data = spec.snapshots.get(entry["sha256"])
+        if data is None:
+            raise DeployError(
+                f"the run has no copy of {entry['input']} as it was submitted; productionize again"
+            )
+        objects.append((entry["sha256"], entry["input"], data))
+    folder = Path(spec.notebook).parent
+    for entry in version["files"]:
+        objects.append((entry["sha256"], entry["path"], folder / entry["path"]))
+    module, source = runtime_module()
+    objects.append((version["runtime"]["sha256"], f"{module}.py", source.encode()))
+    fs, base = fsspec.core.url_to_fs(store)
+    missing = [o for o in objects if not fs.exists(f"{base}/objects/{o[0]}")]
+    if missing:
+        size = sum(
+            len(o[2]) if isinstance(o[2], bytes) else Path(o[2]).stat().st_size for o in missing
+        )
+        progress(
+            f"shipping {len(missing)} file{'s' if len(missing) > 1 else ''} ({size_text(size)})"
+        )
+    for sha256, name, content in missing:
+        target = f"{base}/objects/{sha256}"
+        if isinstance(content, bytes):
+            _put(fs, target, io.BytesIO(content))
+        else:
+            with checked(content, sha256, name) as reader:
+                _put(fs, target, reader)
+    digest = version_digest(version)
+    path = f"{base}/versions/{dag_id}/{digest}.json"
+    if not fs.exists(path):
+        _put(fs, path, io.BytesIO(json.dumps(version, sort_keys=True).encode()))
+
+
+def _put(fs, path: str, reader) -> None:
+    """Write what ``reader`` holds to ``path`` whole or not at all (a local folder: written
+    aside, then renamed; an object store writes an object whole)."""
+    fs.makedirs(posixpath.dirname(path), exist_ok=True)
+    local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+    aside = f"{posixpath.dirname(path)}/.{posixpath.basename(path)}.{os.getpid()}.tmp"
+    try:
+        with fs.open(aside if local else path, "wb") as out:
+            while chunk := reader.read(1 << 20):
+                out.write(chunk)
+            reader.read()  # the end: a checked reader says here whether the bytes were right
+        if local:
+            os.replace(aside, path)
+    except DeployError:
+        for leftover in (aside, path) if not local else (aside,):
+            if fs.exists(leftover):
+                fs.rm(leftover)
+        raise
+    except OSError as e:
+        raise DeployError(f"Cannot write {path}: {e}") from None
+    finally:
+        if local and os.path.exists(aside):
+            os.remove(aside)
+
+
+def missing_pool(client: AirflowClient, pool: str) -> bool:
+    """Airflow has no pool of that name: a task placed in it is never scheduled (Airflow
+    only logs it, in the scheduler's log)."""
+    try:
+        client.call("PoolApi", "get_pool", pool)
+    except ApiError as e:
+        if e.status != 404:
+            raise
+        return True
+    return False
 
 
 def serves(details, spec: RunSpec) -> bool:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import requests
 
+from ...core import filemodes
 from ...kernels.lifeline import Interrupted, popen_kwargs
 
 PINS = (
@@ -46,6 +47,11 @@ PINS = (
     "celery[redis]<5.7",
     # pod_override for the KubernetesExecutor (parsed and serialized; no cluster needed)
     "apache-airflow-providers-cncf-kubernetes",
+    # the plan's `notify` channels: Airflow's own notifiers (SmtpNotifier,
+    # SlackWebhookNotifier, HttpNotifier), credentials in Airflow connections
+    "apache-airflow-providers-smtp",
+    "apache-airflow-providers-slack",
+    "apache-airflow-providers-http",
 )
 PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the folder holding jupyter_mvdp/
 _READY = ".mvdp-ready"
@@ -217,13 +223,19 @@ class DevAirflow:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         }
 
+    def write_credentials(self) -> None:
+        """The admin's password for Airflow (passwords.json) and for the target
+        (mvdp-password), readable by their owner only from the moment they exist."""
+        passwords = json.dumps({self.username: self.password})
+        filemodes.write_file(self.home / "passwords.json", passwords)
+        filemodes.write_file(self.password_file, self.password)
+
     def start(self, timeout: float = 120) -> DevAirflow:
+        filemodes.make_dirs(self.home)  # a home it creates is its owner's only
         for folder in (self.dags_folder, self.notebooks_folder, self.outputs_folder):
             folder.mkdir(parents=True, exist_ok=True)
         env = self.env
-        (self.home / "passwords.json").write_text(json.dumps({self.username: self.password}))
-        self.password_file.write_text(self.password)
-        self.password_file.chmod(0o600)
+        self.write_credentials()
         (self.home / "config").mkdir(exist_ok=True)  # on Airflow's sys.path
         (self.home / "config" / "airflow_local_settings.py").write_text(RECOMMENDED_LOCAL_SETTINGS)
         airflow = str(self.venv / "bin" / "airflow")

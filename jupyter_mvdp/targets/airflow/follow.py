@@ -20,6 +20,7 @@ from ...core import contract
 from ...core.models import PointStatus, RunSpec, Snapshot
 from ...exceptions import TargetError
 from .client import AirflowClient, ApiError
+from .deliver import missing_pool
 from .logs import log_lines, why_failed
 
 _POINT_STATES = {
@@ -69,6 +70,7 @@ class Following:
     history: dict[tuple, list] = field(default_factory=dict)
     log_reads: dict[tuple, int] = field(default_factory=dict)
     paused: str | None = None  # the last "the DAG is paused" message ("" when it is not)
+    pool: str | None = None  # the last "the pool does not exist" message ("" when it does)
 
 
 class Follower:
@@ -102,7 +104,7 @@ class Follower:
                 "TaskInstanceApi",
                 "get_task_instances",
                 dag_id,
-                spec.run_id,
+                spec.target_run_id,
                 limit=pace.page_size,
                 offset=offset,
                 **({"updated_at_gte": since} if since else {}),
@@ -125,7 +127,7 @@ class Follower:
             busy = any(_value(ti.state) in _BUSY for ti in tis)
             run_state = "running"
             if not busy or follow.polls % pace.run_every == 1:
-                run = self.client.call("DagRunApi", "get_dag_run", dag_id, spec.run_id)
+                run = self.client.call("DagRunApi", "get_dag_run", dag_id, spec.target_run_id)
                 run_state = _value(run.state)
         except ApiError as e:
             if e.status != 404:
@@ -168,10 +170,7 @@ class Follower:
                 snapshot.state = "cancelled"
                 snapshot.message = note.removeprefix(CANCEL_NOTE).lstrip(": ") or None
             elif run_state == "failed":
-                snapshot.state, snapshot.message = (
-                    "failed",
-                    f"the Airflow DAG run {spec.run_id} failed",
-                )
+                snapshot.state, snapshot.message = "failed", self._run_failed(spec, dag_id, tis)
             else:
                 snapshot.state = (
                     "failed" if any(p.state == "failed" for p in points.values()) else "success"
@@ -180,7 +179,27 @@ class Follower:
             if follow.polls % pace.run_every == 1 or follow.paused is None:
                 follow.paused = self._paused_message(dag_id) or ""
             snapshot.message = follow.paused or None
+        pool = spec.plan.executor.pool
+        if pool and not finished and not any(_value(ti.state) == "running" for ti in tis):
+            if follow.polls % pace.run_every == 1 or follow.pool is None:  # nothing runs: why?
+                follow.pool = _pool_message(pool) if missing_pool(self.client, pool) else ""
+            snapshot.message = snapshot.message or follow.pool or None
         return snapshot
+
+    def _run_failed(self, spec: RunSpec, dag_id: str, tis: list) -> str:
+        """Why a DAG run failed: its first task's error when that task failed (it picks the
+        run's version: no point could run, e.g. the store was unreadable), else that it did."""
+        first = next(
+            (
+                ti
+                for ti in tis
+                if ti.task_id == contract.TASKS["points"] and _value(ti.state) == "failed"
+            ),
+            None,
+        )
+        if first is not None:
+            return f"no point could start: {self._error(spec, dag_id, first)}"
+        return f"the Airflow DAG run {spec.target_run_id} failed"
 
     def _gone(self, spec: RunSpec, dag_id: str) -> Snapshot:
         """The DAG run is not in Airflow any more: the DAG (or the run) was deleted there."""
@@ -191,7 +210,7 @@ class Follower:
                 raise
             what = f"the DAG {dag_id} was deleted from Airflow"
         else:
-            what = f"the DAG run {spec.run_id} was deleted from Airflow"
+            what = f"the DAG run {spec.target_run_id} was deleted from Airflow"
         return Snapshot(
             state="failed",
             points={},
@@ -224,7 +243,7 @@ class Follower:
                     "TaskInstanceApi",
                     "get_mapped_task_instance_tries",
                     dag_id,
-                    spec.run_id,
+                    spec.target_run_id,
                     ti.task_id,
                     ti.map_index,
                 ).task_instances
@@ -254,7 +273,9 @@ class Follower:
             return follow.said[key]
         fallback = f"Airflow task {ti.task_id}[{ti.map_index}] {_value(ti.state)}"
         try:
-            lines = log_lines(self.client, dag_id, spec.run_id, ti.task_id, ti.map_index, key[-1])
+            lines = log_lines(
+                self.client, dag_id, spec.target_run_id, ti.task_id, ti.map_index, key[-1]
+            )
         except TargetError:
             return fallback  # not kept: asked again at the next poll
         why = why_failed(lines)
@@ -285,7 +306,7 @@ class Follower:
                     "get_xcom_entry",
                     dag_id,
                     task_id,
-                    spec.run_id,
+                    spec.target_run_id,
                     contract.KEYS["decision"],
                 )
             except ApiError:
@@ -294,6 +315,13 @@ class Follower:
             if isinstance(value, dict) and value.get("reason"):
                 return value.get("outcome"), value["reason"]
         return None, None
+
+
+def _pool_message(pool: str) -> str:
+    return (
+        f"the pool {pool!r} (the plan's executor.pool) does not exist in Airflow: its tasks wait "
+        "until someone creates it there (Admin > Pools)"
+    )
 
 
 def _tries_note(ti) -> str | None:

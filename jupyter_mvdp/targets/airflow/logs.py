@@ -38,11 +38,13 @@ def point_log(client: AirflowClient, spec: RunSpec, dag_id: str, point_id: str) 
         "TaskInstanceApi",
         "get_mapped_task_instance",
         dag_id,
-        spec.run_id,
+        spec.target_run_id,
         task_id,
         index - first,
     )
-    content = log_lines(client, dag_id, spec.run_id, task_id, index - first, max(ti.try_number, 1))
+    content = log_lines(
+        client, dag_id, spec.target_run_id, task_id, index - first, max(ti.try_number, 1)
+    )
     return "\n".join(_log_line(line) for line in content)
 
 

@@ -23,12 +23,14 @@ from typing import Any
 import fsspec
 
 from ...core.models import RunSpec, Snapshot
-from ..base import Progress, Target, _silent
+from ...render.dag import version_digest
+from ..base import Capabilities, Progress, Target, _silent
 from ..registry import register
 from ..secrets import credential
 from .client import AirflowClient
 from .deliver import Delivery
 from .follow import CANCEL_NOTE, Follower, Pace
+from .listing import dag_run_pages
 from .logs import point_log
 
 
@@ -36,12 +38,14 @@ from .logs import point_log
 class AirflowTarget(Target):
     """Settings: ``api_url``; ``username`` + ``password`` (or ``password_env`` /
     ``password_file``) or ``token`` (or ``token_env`` / ``token_file``); ``dags_location``,
-    ``notebooks_location``, ``outputs_location`` as
-    the workers see them (fsspec URLs); ``kernel_name``; ``dag_id_prefix``; ``parse_timeout``."""
+    ``notebooks_location``, ``outputs_location`` (and ``store_location``, default
+    ``<notebooks_location>/.mvdp-store``) as the workers see them (fsspec URLs); ``kernel_name``; ``dag_id_prefix``; ``parse_timeout``."""
 
     kind = "airflow"
+    capabilities = Capabilities(lists_runs=True, ships_files=True)
     secret_settings = ("password", "token")
     page_size = 100  # task instances per API call (Airflow's default page)
+    listing_page = 25  # DAG runs per call when looking for runs started elsewhere
     changed_margin = 10.0  # seconds: see follow.Follower._task_instances
     full_every = 30  # polls: a full read now and then, whatever the clocks say
     run_every = 5  # polls: the DAG run is read at least this often while tasks run
@@ -117,14 +121,23 @@ class AirflowTarget(Target):
     def dag_id(self, spec: RunSpec) -> str:
         return self.settings["dag_id_prefix"] + spec.pipeline
 
+    def store_location(self, spec: RunSpec) -> str | None:
+        """``store_location``, else ``<notebooks_location>/.mvdp-store``: the workers read
+        the runs' notebooks, files and versions there, by content (deliver.ship)."""
+        return self.settings.get("store_location") or (
+            f"{self.settings['notebooks_location']}/.mvdp-store"
+        )
+
     def render(self, spec: RunSpec) -> str:
         return super().render(replace(spec, pipeline=self.dag_id(spec)))
 
+    def version(self, spec: RunSpec) -> dict:
+        return super().version(replace(spec, pipeline=self.dag_id(spec)))
+
     def deploy(self, spec: RunSpec, progress: Progress = _silent) -> None:
         self.check()
-        notebook, _ = self.locations(spec)
         self.delivery.deploy(
-            spec, self.dag_id(spec), notebook, self.deploy_location(spec), progress
+            spec, self.dag_id(spec), self.version(spec), self.store_location(spec), progress
         )
 
     def _activate(self, spec: RunSpec, dag_file: str, written: float, progress: Progress) -> None:
@@ -134,7 +147,9 @@ class AirflowTarget(Target):
     def trigger(self, spec: RunSpec) -> None:
         from airflow_client.client import TriggerDAGRunPostBody
 
-        conf = {}  # the points are the DAG's own (it maps them when the run is created)
+        # the run's version (deploy shipped it): its points, parameters, notebook and rules
+        # stay the run's whatever is deployed after
+        conf: dict = {"version": version_digest(self.version(spec))}
         if spec.plan.strategy.kind == "canary":
             conf["baseline"] = (
                 spec.plan.strategy.baseline
@@ -157,7 +172,7 @@ class AirflowTarget(Target):
 
     def fetch_output(self, spec: RunSpec, point_id: str, dest: Path) -> Path | None:
         _, outputs = self.locations(spec)
-        source = f"{outputs}/{spec.run_id}/{point_id}.ipynb"
+        source = f"{outputs}/{spec.target_run_id}/{point_id}.ipynb"
         try:
             with fsspec.open(source, "rb") as f:
                 data = f.read()
@@ -175,7 +190,7 @@ class AirflowTarget(Target):
             "DagRunApi",
             "patch_dag_run",
             self.dag_id(spec),
-            spec.run_id,
+            spec.target_run_id,
             DAGRunPatchBody(
                 state="failed", note=f"{CANCEL_NOTE}: {reason}" if reason else CANCEL_NOTE
             ),
@@ -184,6 +199,11 @@ class AirflowTarget(Target):
 
     def logs(self, spec: RunSpec, point_id: str) -> str:
         return point_log(self.client, spec, self.dag_id(spec), point_id)
+
+    def list_runs(self, pipelines: list[str]):
+        """See ``listing.dag_run_pages``: one call lists the runs of every pipeline."""
+        dag_ids = {self.settings["dag_id_prefix"] + p: p for p in pipelines}
+        return dag_run_pages(self.client, dag_ids, self.listing_page)
 
     def remove(self, pipeline: str) -> None:
         self.delivery.remove(pipeline, self.settings["dag_id_prefix"] + pipeline)

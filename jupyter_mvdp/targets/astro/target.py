@@ -15,9 +15,9 @@ import time
 from typing import Any
 
 from ...core.models import RunSpec
-from ...core.params import shipped_notebook
 from ...exceptions import TargetAuthError
 from ...render.dag import runtime_files
+from ..airflow.deliver import ship
 from ..airflow.target import AirflowTarget
 from ..base import Progress, _silent
 from ..registry import register
@@ -90,15 +90,22 @@ class AstroTarget(AirflowTarget):
     def notebooks_folder(self, spec: RunSpec) -> str:
         return self.mount_path(spec)  # the notebooks are in the pipeline's bundle
 
+    def store_location(self, spec: RunSpec) -> str | None:
+        """``store_location``, else ``<outputs_location>/.mvdp-store``: object storage both
+        sides reach, where the runs' notebooks, files and versions are kept by content (a
+        bundle is replaced whole by each deploy: a dataset in it would be uploaded again,
+        and a run in flight would lose the version it runs)."""
+        return self.settings.get("store_location") or (
+            f"{self.settings['outputs_location']}/.mvdp-store"
+        )
+
     def deploy(self, spec: RunSpec, progress: Progress = _silent) -> None:
         self.check()
+        ship(spec, self.dag_id(spec), self.version(spec), self.store_location(spec), progress)
         files = {
             f"{spec.pipeline}.py": (spec.dag_source or "").encode(),
-            f"{spec.pipeline}.ipynb": shipped_notebook(spec.notebook),
             **runtime_files(),  # the rules the DAG imports, at the bundle root (on sys.path)
         }
-        if spec.deploy_notebook:
-            files[f"{spec.pipeline}.deploy.ipynb"] = shipped_notebook(spec.deploy_notebook)
         progress("deploying the bundle to Astro")
         written = time.time()
         deploy = self._deploys().deploy_bundle(

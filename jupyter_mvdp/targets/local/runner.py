@@ -1,7 +1,8 @@
 """The run scheduler: a ``LocalRun`` thread runs one plan in rounds of points, each point a
-worker process (worker.py), ``parallelism`` at once, with the plan's timeout, retries and
-cancel, then the strategy's decision. Decisions (rounds, early stop, canary) come from
-strategies.py, the same functions the DAG renderer embeds, so local and Airflow runs agree.
+worker process (worker.py), ``parallelism`` at once within the machine's kernel slots
+(slots.py), with the plan's timeout, retries and cancel, then the strategy's decision.
+Decisions (rounds, early stop, canary) come from strategies.py, the same functions the DAG
+renderer embeds, so local and Airflow runs agree.
 """
 
 from __future__ import annotations
@@ -13,12 +14,20 @@ from collections import deque
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from ...core import params, strategies
+from ...core import strategies
 from ...core.models import FINISHED_POINT_STATES, PointStatus, RunSpec, Snapshot
-from .worker import completed_status, execute_point, log_path, provenance, worker_context
+from . import notify
+from .slots import KernelSlots
+from .worker import (
+    PointProcess,
+    completed_status,
+    disk_full,
+    log_path,
+    provenance,
+    snapshot_path,
+)
 
 _POLL_SECONDS = 0.1
-_KILL_GRACE_SECONDS = 3.0
 
 
 class LocalRun(threading.Thread):
@@ -33,13 +42,15 @@ class LocalRun(threading.Thread):
         known=None,
         kernel_options: dict | None = None,
         warm_kernels: bool = True,
+        slots: KernelSlots | None = None,
     ):
         super().__init__(name=f"mvdp-local-{spec.run_id}", daemon=True)
+        self.slots = slots or KernelSlots()
         self.kernel_options = kernel_options or {}
         # warm kernels for Python notebooks on this machine; another kernel manager (a
         # gateway) starts its kernels elsewhere
         self.warm_kernels = warm_kernels and "kernel_manager_class" not in self.kernel_options
-        self._zygote: str | None = None
+        self._zygote = None  # the run's zygote (kernels/zygote) while its kernels are warm
         self.spec = spec
         self.notebook = notebook
         self.parallelism = max(1, parallelism)
@@ -118,78 +129,113 @@ class LocalRun(threading.Thread):
                 failed = self._decide_canary() or failed
             final = "cancelled" if self._cancel.is_set() else "failed" if failed else "success"
         except Exception as e:  # a bug or an OS error: the run fails visibly, the process lives
-            self.message = f"the local runner failed: {type(e).__name__}: {e}"
+            why = disk_full(e, self.out) or f"{type(e).__name__}: {e}"
+            self.message = f"the local runner failed: {why}"
             final = "failed"
+        if self._zygote is not None:  # the next run gets a zygote of its own
+            from ...kernels.zygote import POOL
+
+            POOL.release(self.spec.run_id)
+        if self.spec.plan.notify:  # before the run ends: a CLI that waits for it, waits for them
+            untold = notify.tell_run_end(self.spec, final, self.outcome, self.reason, self.points)
+            if untold:
+                self.message = "; ".join(filter(None, [self.message, *untold]))
         with self._lock:
             self.state = final
 
-    def _job(self, point_id: str, parameters: dict, output: Path, notebook=None) -> dict:
+    def _job(self, point_id: str, parameters: dict, output: Path, deploy: bool = False) -> dict:
+        """``deploy``: the canary's deploy notebook, else the run's notebook: each as the run
+        read it at submit (its snapshot file, checked against its sha256 by the worker)."""
+        sha256 = self.spec.deploy_notebook_sha256 if deploy else self.spec.notebook_sha256
         return {
-            "notebook": notebook if notebook is not None else self.notebook,
+            "input": str(snapshot_path(self.out, sha256)),
+            "input_sha256": sha256,
             "output": str(output),
             "log": str(log_path(self.out, point_id)),
             "parameters": parameters,
             "kernel": self.kernel,
             "kernel_options": self.kernel_options,
-            "zygote": self._zygote if notebook is None else None,
+            # a connection to the run's zygote that only this point's worker holds
+            "zygote": None if deploy or self._zygote is None else self._zygote.channel(),
             "cwd": self.cwd,
-            "provenance": provenance(self.spec, point_id, parameters, self._kernel_name()),
+            "provenance": provenance(self.spec, point_id, parameters, self._kernel_name(), deploy),
         }
 
     def _kernel_name(self) -> str | None:
         return self.kernel or self.notebook.metadata.get("kernelspec", {}).get("name")
 
     def _run_batch(self, points) -> None:
-        ctx = worker_context()
         if self.warm_kernels and points:  # (re)started here if it died since the last batch
             from ...kernels.zygote import POOL
 
-            self._zygote = POOL.socket_for(self.notebook, self.cwd, self._kernel_name())
+            self._zygote = POOL.acquire(
+                self.spec.run_id, self.notebook, self.cwd, self._kernel_name()
+            )
         queue = deque(points)
-        running: dict[int, tuple] = {}  # sentinel -> (point id, process, connection, deadline)
+        running: dict[str, tuple[PointProcess, float | None]] = {}  # point id -> (worker, deadline)
         timeout = self.spec.plan.timeout
         retrying: dict[str, tuple[float, object]] = {}  # point id -> (next try at, point)
         by_id = {p.id: p for p in points}
-        while queue or running or retrying:
-            now = time.monotonic()
-            for pid, (at, _) in list(retrying.items()):
-                if at <= now and not self._cancel.is_set():
-                    queue.append(retrying.pop(pid)[1])
-            while queue and len(running) < self.parallelism and not self._cancel.is_set():
-                point = queue.popleft()
-                output = self.out / f"{point.id}.ipynb"
-                receive, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(
-                    target=execute_point, args=(self._job(point.id, point.parameters, output), send)
-                )
-                proc.start()
-                send.close()
-                deadline = time.monotonic() + timeout if timeout else None
-                running[proc.sentinel] = (point.id, proc, receive, deadline)
-                self._set(point.id, state="running", started=time.time(), output=str(output))
-            if self._cancel.is_set():
-                for pid, proc, _, _ in running.values():
-                    _kill(proc)
-                    self._set(pid, state="failed", error="cancelled", finished=time.time())
-                for point in queue:
-                    self._set(point.id, state="skipped")
-                for pid in retrying:
-                    self._set(pid, state="failed", error="cancelled", finished=time.time())
-                return
-            for sentinel in wait(list(running), timeout=_POLL_SECONDS):
-                pid, proc, receive, _ = running.pop(sentinel)
-                proc.join()
-                self._end_try(by_id[pid], _receive(receive, proc), retrying)
-            now = time.monotonic()
-            for sentinel, (pid, proc, _, deadline) in list(running.items()):
-                if deadline is not None and now > deadline:
-                    _kill(proc)
-                    running.pop(sentinel)
-                    self._end_try(
-                        by_id[pid],
-                        f"TimeoutError: the point ran longer than the plan's timeout of {timeout:g} s",
-                        retrying,
+        try:
+            while queue or running or retrying:
+                now = time.monotonic()
+                for pid, (at, _) in list(retrying.items()):
+                    if at <= now and not self._cancel.is_set():
+                        queue.append(retrying.pop(pid)[1])
+                # a point starts when the run's parallelism and a kernel slot allow; it stays
+                # queued until then
+                while (
+                    queue
+                    and len(running) < self.parallelism
+                    and not self._cancel.is_set()
+                    and self.slots.take()
+                ):
+                    point = queue.popleft()
+                    output = self.out / f"{point.id}.ipynb"
+                    running[point.id] = (
+                        self._start_worker(self._job(point.id, point.parameters, output)),
+                        time.monotonic() + timeout if timeout else None,
                     )
+                    self._set(point.id, state="running", started=time.time(), output=str(output))
+                if self._cancel.is_set():
+                    for pid in list(running):
+                        self._stop_worker(running.pop(pid)[0])
+                        self._set(pid, state="failed", error="cancelled", finished=time.time())
+                    for point in queue:
+                        self._set(point.id, state="skipped")
+                    for pid in retrying:
+                        self._set(pid, state="failed", error="cancelled", finished=time.time())
+                    return
+                waitables = [w for worker, _ in running.values() for w in worker.waitables()]
+                ready = wait(waitables, timeout=_POLL_SECONDS)
+                now = time.monotonic()
+                for pid, (worker, deadline) in list(running.items()):
+                    worker.read()  # an answer is read as soon as it is sent
+                    if worker.ended(ready):
+                        error = worker.error()
+                        self.slots.give_back()
+                    elif deadline is not None and now > deadline:
+                        self._stop_worker(worker)
+                        error = f"TimeoutError: the point ran longer than the plan's timeout of {timeout:g} s"
+                    else:
+                        continue
+                    running.pop(pid)
+                    self._end_try(by_id[pid], error, retrying)
+        finally:  # a bug above: no worker is left running, no slot taken
+            for worker, _ in running.values():
+                self._stop_worker(worker)
+
+    def _start_worker(self, job: dict) -> PointProcess:
+        """A point's worker, in the kernel slot just taken (given back if it cannot start)."""
+        try:
+            return PointProcess(job)
+        except BaseException:
+            self.slots.give_back()
+            raise
+
+    def _stop_worker(self, worker: PointProcess) -> None:
+        worker.stop()
+        self.slots.give_back()
 
     def _end_try(self, point, error: str | None, retrying: dict) -> None:
         """Record the try that just ended; a failed one is tried again (after the plan's
@@ -246,43 +292,28 @@ class LocalRun(threading.Thread):
             return False
         deploy = Path(self.spec.deploy_notebook)
         output = self.out / "deploy.ipynb"
-        ctx = worker_context()
-        receive, send = ctx.Pipe(duplex=False)
-        notebook = params.without_injected(params.read_notebook(deploy))
-        proc = ctx.Process(
-            target=execute_point,
-            args=(self._job("deploy", top[0].parameters, output, notebook), send),
-        )
-        proc.start()
-        send.close()
-        proc.join(self.spec.plan.timeout)
-        if proc.is_alive():
-            _kill(proc)
-            error = "timed out"
-        else:
-            error = _receive(receive, proc)
+        error = self._run_alone(self._job("deploy", top[0].parameters, output, deploy=True))
         if error:
             self.reason += f"; the deploy notebook failed: {error}"
             return True
         self.reason += f"; deployed with {deploy.name}"
         return False
 
-
-def _receive(conn, proc) -> str | None:
-    try:
-        if conn.poll():
-            return conn.recv()["error"]
-    except (EOFError, OSError):
-        pass
-    finally:
-        conn.close()
-    return f"the worker process died (exit code {proc.exitcode})"
-
-
-def _kill(proc) -> None:
-    """Stop a worker; its kernel notices its parent is gone and exits by itself."""
-    proc.terminate()
-    proc.join(_KILL_GRACE_SECONDS)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
+    def _run_alone(self, job: dict) -> str | None:
+        """One worker outside the rounds (the canary's deploy notebook), in a kernel slot and
+        within the plan's timeout; its error, or None."""
+        while not self.slots.take(timeout=_POLL_SECONDS):
+            if self._cancel.is_set():
+                return "cancelled"
+        worker = self._start_worker(job)
+        timeout = self.spec.plan.timeout
+        deadline = time.monotonic() + timeout if timeout else None
+        while True:
+            ready = wait(worker.waitables(), timeout=_POLL_SECONDS)
+            worker.read()
+            if worker.ended(ready):
+                self.slots.give_back()
+                return worker.error()
+            if self._cancel.is_set() or (deadline is not None and time.monotonic() > deadline):
+                self._stop_worker(worker)
+                return "cancelled" if self._cancel.is_set() else "timed out"

@@ -6,17 +6,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
 
-from ...core import params
-from ...core.models import PointStatus, RunSpec, Snapshot
+from ...core import filemodes, params, runtime
+from ...core.models import Plan, PointStatus, RunSpec, Snapshot
 from ...exceptions import RunConflict
 from ..base import Capabilities, Progress, Target, _silent
 from ..registry import register
+from . import notify
 from .runner import LocalRun
-from .worker import log_path, warm_up
+from .slots import KernelSlots
+from .worker import log_path, snapshot_path, warm_up
 
 KERNEL_MANAGERS = {"gateway": "jupyter_mvdp.kernels.gateway.GatewayKernelManager"}
 
@@ -46,7 +49,8 @@ class LocalTarget(Target):
     ``kernel_manager="gateway"`` the points' kernels run on a Jupyter Gateway instead;
     ``start_timeout`` bounds a kernel's start. ``warm_kernels=False`` (or the plan's
     ``warm_kernels: false``) starts every point's kernel from scratch instead of forking it
-    from a zygote that has the notebook's imports done (kernels/zygote/)."""
+    from a zygote that has the notebook's imports done (kernels/zygote/). ``max_kernels``
+    (2 per core) caps the kernels of all its runs at once (slots.py)."""
 
     kind = "local"
     # the DAG is only shown (what an Airflow target would run); the run lives in this process
@@ -63,9 +67,11 @@ class LocalTarget(Target):
         kernel_manager: str | None = None,
         start_timeout: float | None = None,
         warm_kernels: bool = True,
+        max_kernels: int | None = None,
         **settings,
     ):
         cores = os.cpu_count() or 1
+        self._slots = KernelSlots(max_kernels)
         super().__init__(
             name,
             parallelism=parallelism or cores,
@@ -74,6 +80,7 @@ class LocalTarget(Target):
             kernel_manager=kernel_manager,
             start_timeout=start_timeout,
             warm_kernels=warm_kernels,
+            max_kernels=self._slots.limit,
             **settings,
         )
         self._kernel_options = kernel_options(kernel_manager, start_timeout)
@@ -81,9 +88,13 @@ class LocalTarget(Target):
         warm_up()
 
     def _start(self, spec: RunSpec, known=None) -> None:
+        # the notebook as the run read it at submit (what its points run, checked by sha256),
         # upgraded to nbformat 4; without the cell an earlier papermill run injected, so a
         # point without parameters runs the notebook's own defaults
-        notebook = params.without_injected(params.read_notebook(spec.notebook))
+        path = self.snapshot(spec, spec.notebook_sha256)
+        if spec.deploy_notebook_sha256:
+            self.snapshot(spec, spec.deploy_notebook_sha256)
+        notebook = params.without_injected(params.read_notebook(path))
         default, cap = self.settings["parallelism"], self.settings["max_parallelism"]
         run = LocalRun(
             spec,
@@ -93,9 +104,30 @@ class LocalTarget(Target):
             known=known,
             kernel_options=self._kernel_options,
             warm_kernels=self.settings["warm_kernels"] and spec.plan.warm_kernels is not False,
+            slots=self._slots,
         )
         self._runs[spec.run_id] = run
         run.start()
+
+    @staticmethod
+    def snapshot(spec: RunSpec, sha256: str) -> Path:
+        """A notebook as the run read it at submit, as a file of the run that its points run
+        (worker.snapshot_path): written from the run's copy (``spec.snapshots``, kept by the
+        run store), or kept when it is already there and whole (a resumed run)."""
+        path = snapshot_path(spec.output_dir, sha256)
+        with contextlib.suppress(OSError):
+            if runtime.sha256_of(path.read_bytes()) == sha256:
+                return path
+        data = spec.snapshots.get(sha256)
+        if data is None or runtime.sha256_of(data) != sha256:
+            raise RunConflict(
+                f"Run {spec.run_id} has no copy of its notebook as it was submitted (it was "
+                "started by an older jupyter-mvdp); run the notebook again"
+            )
+        aside = filemodes.in_folder(path.with_name(f".{path.name}.{os.getpid()}.tmp"))
+        aside.write_bytes(data)
+        os.replace(aside, path)
+        return path
 
     def deploy(self, spec: RunSpec, progress: Progress = _silent) -> None:
         Path(spec.output_dir).mkdir(parents=True, exist_ok=True)
@@ -139,6 +171,10 @@ class LocalTarget(Target):
         for run in live:
             run.join(timeout)
         return [run.spec.run_id for run in live]
+
+    def notify_problems(self, plan: Plan) -> list[dict]:
+        """The plan's channels need their connections here (``AIRFLOW_CONN_<ID>``)."""
+        return notify.problems(plan)
 
     def logs(self, spec: RunSpec, point_id: str) -> str:
         try:

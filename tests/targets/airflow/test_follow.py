@@ -153,3 +153,31 @@ def test_later_polls_read_only_what_changed_and_the_target_sets_the_pace(monkeyp
     assert "updated_at_gte" not in reads[0][2] and "updated_at_gte" in reads[1][2]
     target.forget(s.run_id)
     assert s.run_id not in target.follower._following
+
+
+def test_a_run_whose_first_task_failed_says_why_no_point_started():
+    """The first task picks the run's version: when it fails (the store unreadable, a version
+    gone), no point can start, and the run says why (its log) rather than only that it
+    failed."""
+    s = spec({"kind": "grid"}, {"x": [1, 2]})
+    gone = [
+        {
+            "event": "Task failed",
+            "error_detail": [
+                {"exc_type": "FileNotFoundError", "exc_value": "/store/versions/d/0a1b.json"}
+            ],
+        }
+    ]
+    client = FakeClient(
+        {
+            "get_task_instances": page(
+                ti(contract.TASKS["points"], -1, "failed"), ti(RUN_POINT, -1, "upstream_failed")
+            ),
+            "get_dag_run": run("failed"),
+        },
+        logs={(contract.TASKS["points"], -1, 1): gone},
+    )
+    snap = Follower(client).poll(s, DAG, PACE)
+    assert snap.state == "failed"
+    assert snap.message == "no point could start: FileNotFoundError: /store/versions/d/0a1b.json"
+    assert {p.state for p in snap.points.values()} == {"skipped"}
