@@ -28,7 +28,9 @@ CANARY = {
 def scheduling(workspace, airflow):
     """A manager whose policy lets a plan run every 10 s; the pipeline is removed after the
     test so its schedule stops."""
-    write_notebook(workspace / "tiny.ipynb")
+    # a notebook of its own: its pipeline is no other test's (the tests share one Airflow,
+    # and a run another test left on a pipeline of the same id would be adopted here)
+    write_notebook(workspace / "scheduled.ipynb")
     targets = build_targets({"airflow": airflow.target_settings()})
     manager = RunManager(
         RunStore(workspace / "runs.sqlite"),
@@ -72,7 +74,7 @@ def test_a_scheduled_run_and_an_api_triggered_run_come_home_with_their_outcomes(
     scheduling, airflow, workspace
 ):
     manager = scheduling
-    lab = manager.submit("tiny.ipynb", CANARY, "airflow", background=False)
+    lab = manager.submit("scheduled.ipynb", CANARY, "airflow", background=False)
     pipeline = manager.document(lab)["pipeline"]
     colleague = trigger_as_a_colleague(airflow, pipeline)
 
