@@ -77,6 +77,7 @@ export interface ITargetCapabilities {
 export interface IPolicy {
   queues: string[] | null; // null: any queue
   pools: string[] | null;
+  connections: string[] | null; // the notify connections a plan may name
   executor_config: boolean; // CPU / memory (a pod_override) allowed at all
   images: string[];
   service_accounts: string[];

@@ -8,6 +8,9 @@ it with its rule. It is an allow-list: a ``pod_override`` may hold only the fiel
 each with its own check, so a field this module does not know is refused, not let through.
 
 - ``queues`` / ``pools``: the ones a plan may name (``None``: any).
+- ``connections``: the Airflow connections a plan's ``notify`` may deliver through (``None``:
+  any). A connection holds the team's credentials (an SMTP login, a Slack webhook): a user
+  who may name any of them can post as the team. By default only the providers' defaults.
 - ``executor_config``: may a plan set one at all; if so, only ``pod_override`` with
   containers (``images`` allow-listed; ``resources`` under ``max_cpu`` / ``max_memory`` /
   ``max_resources``; ``env`` and ``envFrom`` from allow-listed ``secrets`` and
@@ -21,7 +24,8 @@ each with its own check, so a field this module does not know is refused, not le
 - ``schedules``: ``"none"``, ``"presets"`` (``@daily``...) or ``"any"``, and
   ``min_schedule_interval`` (seconds between two runs).
 
-The defaults are strict (no queue, pool or executor_config; presets at most hourly): a new
+The defaults are strict (no queue, pool or executor_config; the providers' default
+connections only; presets at most hourly): a new
 installation opens what its team needs. Pure: no I/O.
 """
 
@@ -33,7 +37,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from . import schedules
+from . import notify, schedules
 from .models import Plan
 
 SCHEDULE_MODES = ("none", "presets", "any")
@@ -43,6 +47,7 @@ SCHEDULE_MODES = ("none", "presets", "any")
 class Policy:
     queues: tuple[str, ...] | None = ()
     pools: tuple[str, ...] | None = ()
+    connections: tuple[str, ...] | None = tuple(notify.DEFAULT_CONNECTION.values())
     executor_config: bool = False
     images: tuple[str, ...] = ()  # exact, or "repository:*" for any tag or digest of it
     service_accounts: tuple[str, ...] = ()
@@ -116,7 +121,7 @@ def _names(key: str, value: Any, nullable: bool = False) -> tuple | None:
 
 
 def _field(key: str, value: Any) -> Any:
-    if key in ("queues", "pools"):
+    if key in ("queues", "pools", "connections"):
         return _names(key, value, nullable=True)
     if key in ("images", "service_accounts", "secrets", "config_maps", "volume_claims"):
         return _names(key, value)
@@ -217,6 +222,7 @@ def check(
     _parallelism(plan, policy, default_parallelism, found)
     _schedule(plan, policy, found)
     _executor(plan, policy, found)
+    _notify(plan, policy, found)
     if active_runs is not None:
         found.errors.extend(filter(None, [too_many_runs(policy, user, active_runs)]))
     return found.errors
@@ -311,6 +317,20 @@ def _executor(plan: Plan, policy: Policy, found: _Found) -> None:
             )
         else:
             _Pod(policy, found).pod(value, f"{path}.pod_override")
+
+
+def _notify(plan: Plan, policy: Policy, found: _Found) -> None:
+    allowed = policy.connections
+    if allowed is None:
+        return
+    for i, channel in enumerate(plan.notify):
+        conn = notify.connection_id(channel)
+        if conn not in allowed:
+            found.add(
+                f"notify.{i}.{notify.CONNECTION_FIELD[channel.channel]}",
+                f"connection {conn!r} is not {_among(allowed)}",
+                "connections",
+            )
 
 
 def _among(allowed: tuple | Mapping) -> str:

@@ -23,6 +23,7 @@ const { renderToStaticMarkup } = require('react-dom/server');
 const TEAM: IPolicy = {
   queues: ['ml'],
   pools: [],
+  connections: ['smtp_default'],
   executor_config: true,
   images: [],
   service_accounts: [],

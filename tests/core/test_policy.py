@@ -277,3 +277,31 @@ def test_the_admins_setting_per_target():
 def test_a_setting_that_does_not_read_is_named(config, named):
     with pytest.raises(ValueError, match=named):
         Policies(config)
+
+
+def notify_plan(*channels: dict) -> Plan:
+    return Plan.from_json(
+        {"grid": {"x": [1]}, "strategy": {"kind": "grid"}, "notify": list(channels)}
+    )
+
+
+MAIL = {"channel": "email", "on": ["run_failed"], "to": ["a@example.com"]}
+SLACK = {"channel": "slack", "on": ["canary_alert"]}
+
+
+def test_a_plan_names_only_the_connections_the_policy_allows():
+    """A connection holds the team's credentials: by default a plan may deliver through the
+    providers' default connections only, and an admin opens others by name."""
+    team_slack = {**SLACK, "slack_webhook_conn_id": "team_slack_prod"}
+    plan = notify_plan(MAIL, team_slack)
+    errors = check(plan, policy.DEFAULT)
+    assert [(e["field"], e["rule"]) for e in errors] == [
+        ("notify.1.slack_webhook_conn_id", "connections")
+    ]
+    assert "'team_slack_prod' is not allowed (allowed: smtp_default" in errors[0]["message"]
+    assert check(notify_plan(MAIL, SLACK), policy.DEFAULT) == []  # the defaults
+    opened = Policy.from_json({"connections": ["team_slack_prod"]})
+    assert [e["field"] for e in check(plan, opened)] == ["notify.0.smtp_conn_id"]
+    assert check(plan, Policy.from_json({"connections": None})) == []
+    with pytest.raises(ValueError, match="connections must be a list of names or null"):
+        Policy.from_json({"connections": "team_slack_prod"})

@@ -46,7 +46,7 @@ def celery_manager(tmp_path, celery_airflow):
         "display_name": "Python 3",
         "language": "python",
     }
-    for name in ("queue", "pool", "kill"):
+    for name in ("queue", "pool", "kill", "deaf"):
         nbformat.write(nb, tmp_path / f"sleep_{name}.ipynb")
     store = RunStore(tmp_path / "runs.sqlite")
     targets = build_targets(
@@ -169,3 +169,25 @@ def test_a_worker_killed_mid_point(celery_airflow, celery_manager):
     else:  # no retries: the point failed, and says so
         assert point["state"] == "failed" and point["error"]
         assert doc["state"] == "failed"
+
+
+def test_a_queue_no_worker_listens_to_is_named_while_the_points_wait(celery_manager):
+    """A Celery task in a queue no worker reads waits forever and Airflow says nothing: the
+    run says what it looks like, then can be cancelled."""
+    from jupyter_mvdp.core.policy import Policies
+
+    celery_manager.policies = Policies({"queues": None})
+    plan = {"grid": {"i": [0]}, "strategy": {"kind": "grid"}, "executor": {"queue": "deaf"}}
+    run_id = celery_manager.submit("sleep_deaf.ipynb", plan, "airflow", background=False)
+    deadline, message = time.time() + 120, None
+    while time.time() < deadline and not message:
+        time.sleep(2)
+        celery_manager.sync(run_id)
+        message = celery_manager.document(run_id)["message"]
+    assert message and message.endswith(
+        "in the queue 'deaf' (the plan's executor.queue) and none of this run's runs: is a "
+        "worker listening to that queue (airflow celery worker --queues deaf)?"
+    ), message
+    assert celery_manager.document(run_id)["state"] == "running"
+    celery_manager.cancel(run_id)
+    assert celery_manager.wait(run_id, interval=0.5)["state"] == "cancelled"

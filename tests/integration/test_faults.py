@@ -272,3 +272,34 @@ def test_a_pool_missing_in_airflow_is_named_at_deploy_and_while_the_run_waits(fa
     assert admin(airflow, "POST", "pools", json=gate).status_code == 201
     doc = faults.wait(run_id, interval=0.5)
     assert doc["state"] == "success" and doc["message"] is None
+
+
+def test_a_notify_connection_missing_in_airflow_is_named_while_the_run_goes_on(faults, airflow):
+    """An alert through a connection Airflow lacks fails in a task log nobody reads: the run
+    names the connection (not refused: a secrets backend may hold it, unseen by the API)."""
+    from jupyter_mvdp.core.policy import Policies
+
+    faults.policies = Policies({"pools": None, "connections": None})
+    gate = {"name": "mvdp_hold", "slots": 0, "include_deferred": False}  # the run waits
+    assert admin(airflow, "POST", "pools", json=gate).status_code == 201
+    plan = {
+        "grid": {"x": [3]},
+        "strategy": {"kind": "grid"},
+        "executor": {"pool": "mvdp_hold"},
+        "notify": [
+            {"channel": "slack", "on": ["run_failed"], "slack_webhook_conn_id": "mvdp_nobody"}
+        ],
+    }
+    run_id = faults.submit(notebook(faults, "noconn.ipynb"), plan, "airflow", background=False)
+    faults.sync(run_id)
+    waits = faults.document(run_id)
+    assert waits["state"] == "running"
+    assert waits["message"] == (
+        "Airflow has no connection 'mvdp_nobody' (the plan's notify.0.slack_webhook_conn_id): "
+        "its alerts fail unless a secrets backend or an AIRFLOW_CONN_ variable defines it "
+        "(Admin > Connections)"
+    )
+    gate["slots"] = 1
+    assert admin(airflow, "PATCH", "pools/mvdp_hold", json=gate).status_code == 200
+    doc = faults.wait(run_id, interval=0.5)
+    assert doc["state"] == "success" and doc["message"] is None

@@ -12,6 +12,7 @@ import json
 import pytest
 import requests
 
+from jupyter_mvdp.core.policy import Policies
 from tests.receivers import MailBox, WebhookReceiver
 from tests.targets.test_local import write_notebook
 
@@ -66,6 +67,9 @@ def test_a_canary_alert_is_mailed_and_posted_by_airflows_notifiers(
     manager, airflow, workspace, receivers
 ):
     mail, hook = receivers
+    manager.policies = Policies(
+        {"connections": ["mvdp_test_mail", "mvdp_test_slack", "mvdp_test_hook"]}
+    )
     write_notebook(workspace / "tiny.ipynb")
     plan = {
         "grid": {"x": [1, 3]},

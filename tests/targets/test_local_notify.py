@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from jupyter_mvdp.core.policy import Policies
 from jupyter_mvdp.exceptions import InvalidPlan
 from jupyter_mvdp.targets.local.connections import connection
 from tests.receivers import MailBox, WebhookReceiver
@@ -27,6 +28,13 @@ NOTIFY = [
         "endpoint": "/hooks/mvdp",
     },
 ]
+
+
+@pytest.fixture(autouse=True)
+def team_policy(manager):  # noqa: F811
+    """The admin opens the team's connections (the default policy allows the providers'
+    defaults only)."""
+    manager.policies = Policies({"connections": ["mvdp_mail", "mvdp_slack", "mvdp_hook"]})
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import fsspec
 
+from ...core import notify
 from ...core.models import RunSpec
 from ...exceptions import DagImportError, DagNotParsed, DeployError
 from ...render.dag import digest_of, runtime_files, runtime_module, version_digest
@@ -53,6 +54,9 @@ class Delivery:
                 f"Airflow at {self.settings['api_url']} has no pool {pool!r} (the plan's "
                 "executor.pool): create it there (Admin > Pools) or leave the pool out of the plan"
             )
+        lacking = missing_connections(self.client, spec.plan)
+        if lacking:  # the run goes on; what it would tell goes nowhere, so say it now
+            progress(lacking)
         served = self.served(dag_id)
         # a DAG already there and paused was paused by someone (ours are unpaused when
         # deployed): the run is triggered but the pause is theirs to lift
@@ -208,6 +212,29 @@ def missing_pool(client: AirflowClient, pool: str) -> bool:
             raise
         return True
     return False
+
+
+def missing_connections(client: AirflowClient, plan) -> str:
+    """What to say of the plan's ``notify`` connections that Airflow's database lacks ("" if
+    none): their alerts fail. Said, not refused: a secrets backend or an ``AIRFLOW_CONN_``
+    variable may hold a connection that the REST API cannot see."""
+    missing = []
+    for i, channel in enumerate(plan.notify):
+        conn = notify.connection_id(channel)
+        try:
+            client.call("ConnectionApi", "get_connection", conn)
+        except ApiError as e:
+            if e.status != 404:
+                raise
+            missing.append(
+                f"{conn!r} (the plan's notify.{i}.{notify.CONNECTION_FIELD[channel.channel]})"
+            )
+    if not missing:
+        return ""
+    return (
+        f"Airflow has no connection {', '.join(dict.fromkeys(missing))}: its alerts fail unless "
+        "a secrets backend or an AIRFLOW_CONN_ variable defines it (Admin > Connections)"
+    )
 
 
 def serves(details, spec: RunSpec) -> bool:

@@ -17,6 +17,7 @@ in tests/harness/airflow.py, a subclass.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -52,6 +53,8 @@ PINS = (
     "apache-airflow-providers-smtp",
     "apache-airflow-providers-slack",
     "apache-airflow-providers-http",
+    # the `optimize` strategy's round tasks ask Optuna for the next points
+    "optuna>=4",
 )
 PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the folder holding jupyter_mvdp/
 _READY = ".mvdp-ready"
@@ -103,13 +106,20 @@ def ensure_airflow_venv(log=print) -> Path:
     """The Airflow venv, created when missing (a marker written last makes an interrupted
     install start again instead of being reused half-done)."""
     venv = venv_path()
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    # two test sessions starting at once build it once: the second waits for the first
+    with open(venv.parent / f"{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure_airflow_venv(venv, log)
+
+
+def _ensure_airflow_venv(venv: Path, log) -> Path:
     if (venv / _READY).exists():
         _link_project(venv)  # a cached venv serves whichever checkout runs now
         return venv
     log(f"creating the Airflow venv at {venv} (once; a few minutes)")
     if venv.exists():
         shutil.rmtree(venv)
-    venv.parent.mkdir(parents=True, exist_ok=True)
     python = str(venv / "bin" / "python")
     install_log = venv.parent / f"{venv.name}.install.log"
     with open(install_log, "w") as out:

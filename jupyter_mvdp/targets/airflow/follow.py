@@ -20,7 +20,7 @@ from ...core import contract
 from ...core.models import PointStatus, RunSpec, Snapshot
 from ...exceptions import TargetError
 from .client import AirflowClient, ApiError
-from .deliver import missing_pool
+from .deliver import missing_connections, missing_pool
 from .logs import log_lines, why_failed
 
 _POINT_STATES = {
@@ -71,6 +71,7 @@ class Following:
     log_reads: dict[tuple, int] = field(default_factory=dict)
     paused: str | None = None  # the last "the DAG is paused" message ("" when it is not)
     pool: str | None = None  # the last "the pool does not exist" message ("" when it does)
+    connections: str | None = None  # the notify connections Airflow lacks ("" when none)
 
 
 class Follower:
@@ -184,7 +185,44 @@ class Follower:
             if follow.polls % pace.run_every == 1 or follow.pool is None:  # nothing runs: why?
                 follow.pool = _pool_message(pool) if missing_pool(self.client, pool) else ""
             snapshot.message = snapshot.message or follow.pool or None
+        if not finished:
+            snapshot.message = (
+                snapshot.message
+                or self._queue_message(spec, tis)
+                or self._connections_message(spec, follow, pace)
+            )
         return snapshot
+
+    def _queue_message(self, spec: RunSpec, tis: list) -> str | None:
+        """Points queued for ``QUEUE_SILENCE`` seconds in the plan's queue while none of the
+        run's runs: Airflow cannot say whether a worker listens to a queue (a Celery task in
+        a queue no worker reads waits forever, and nothing says so), so say what it looks like."""
+        queue = spec.plan.executor.queue
+        if not queue or any(_value(ti.state) == "running" for ti in tis):
+            return None
+        now = time.time()
+        waiting = [
+            ti
+            for ti in tis
+            if _value(ti.state) == "queued"
+            and getattr(ti, "queued_when", None) is not None
+            and now - ti.queued_when.timestamp() >= QUEUE_SILENCE
+        ]
+        if not waiting:
+            return None
+        return (
+            f"{len(waiting)} task(s) have waited over {QUEUE_SILENCE:g} s in the queue {queue!r} "
+            "(the plan's executor.queue) and none of this run's runs: is a worker listening to "
+            f"that queue (airflow celery worker --queues {queue})?"
+        )
+
+    def _connections_message(self, spec: RunSpec, follow: Following, pace: Pace) -> str | None:
+        """The plan's notify connections that Airflow lacks (asked now and then)."""
+        if not spec.plan.notify:
+            return None
+        if follow.connections is None or follow.polls % pace.run_every == 1:
+            follow.connections = missing_connections(self.client, spec.plan)
+        return follow.connections or None
 
     def _run_failed(self, spec: RunSpec, dag_id: str, tis: list) -> str:
         """Why a DAG run failed: its first task's error when that task failed (it picks the
@@ -315,6 +353,11 @@ class Follower:
             if isinstance(value, dict) and value.get("reason"):
                 return value.get("outcome"), value["reason"]
         return None, None
+
+
+#: seconds a point may wait in the plan's queue, with none of the run's running, before the
+#: run says no worker may be listening to it
+QUEUE_SILENCE = 20.0
 
 
 def _pool_message(pool: str) -> str:
