@@ -12,14 +12,11 @@ Targets: the run completes; <= 2 Airflow API calls/s per active run; GET runs/<i
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
@@ -27,50 +24,11 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jupyter_mvdp.targets.airflow.dev import DevAirflow, free_port  # noqa: E402
+from bench.serving import CountingProxy, jupyter_server  # noqa: E402
+from jupyter_mvdp.targets.airflow.dev import DevAirflow  # noqa: E402
 from tests.targets.test_local import write_notebook  # noqa: E402
 
 TOKEN = "big-grid-bench"
-
-
-class CountingProxy(ThreadingHTTPServer):
-    """Forwards every request to ``upstream`` and counts the REST calls (not the login)."""
-
-    def __init__(self, upstream: str):
-        self.upstream, self.calls = upstream, []
-        super().__init__(("127.0.0.1", 0), _Forward)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Forward(BaseHTTPRequestHandler):
-    def _forward(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
-        if self.path.startswith("/api/v2/"):
-            self.server.calls.append((time.time(), self.command, self.path.split("?")[0]))
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host",)}
-        upstream = requests.request(
-            self.command, self.server.upstream + self.path, data=body, headers=headers, timeout=60
-        )
-        self.send_response(upstream.status_code)
-        for k, v in upstream.headers.items():
-            if k.lower() not in (
-                "content-length",
-                "transfer-encoding",
-                "connection",
-                "content-encoding",
-            ):
-                self.send_header(k, v)
-        self.send_header("Content-Length", str(len(upstream.content)))
-        self.end_headers()
-        self.wfile.write(upstream.content)
-
-    do_GET = do_POST = do_PATCH = do_DELETE = _forward
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 def main() -> None:
@@ -84,31 +42,7 @@ def main() -> None:
         root.mkdir()
         write_notebook(root / "tiny.ipynb")
         settings = {**airflow.target_settings(), "api_url": proxy.url}
-        config = Path(tmp, "config.py")
-        targets = json.dumps({"airflow": settings})
-        config.write_text(f"import json\nc.MvdpApp.targets = json.loads({targets!r})\n")
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        auth = {"Authorization": f"token {TOKEN}"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server", f"--config={config}",
-             f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
-             f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
-             "--ServerApp.open_browser=False", "--ServerApp.allow_root=True",
-             f"--MvdpApp.db_path={Path(tmp, 'runs.sqlite')}"],
-            stdout=open(Path(tmp, "server.log"), "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
-            start_new_session=True,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if requests.get(f"{url}/api/status", headers=auth, timeout=1).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                assert time.monotonic() < deadline, "jupyter server did not start"
-                time.sleep(0.3)
+        with jupyter_server(tmp, root, {"airflow": settings}, token=TOKEN) as (url, auth):
             plan = {
                 "grid": {"x": list(range(args.points))},
                 "strategy": {"kind": "grid", "metric": "score"},
@@ -136,10 +70,7 @@ def main() -> None:
                     break
                 time.sleep(1)
             ended = time.time()
-        finally:
-            server.terminate()
-            server.wait(30)
-            proxy.shutdown()
+        proxy.shutdown()
     # the calls while the run was being followed (after deploy: the parse wait polls too)
     followed = [c for c in proxy.calls if started_polling <= c[0] <= ended]
     rate = len(followed) / (ended - started_polling)

@@ -13,8 +13,6 @@ triggered in Airflow appears within a few discover intervals.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,11 +23,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from airflow_big_grid import CountingProxy  # noqa: E402
-
-from jupyter_mvdp.targets.airflow.dev import DevAirflow, free_port  # noqa: E402
+from bench.serving import CountingProxy, jupyter_server  # noqa: E402
+from jupyter_mvdp.targets.airflow.dev import DevAirflow  # noqa: E402
 from tests.targets.test_local import write_notebook  # noqa: E402
 
 TOKEN = "discovery-bench"
@@ -48,32 +44,12 @@ def main() -> None:
         root.mkdir()
         for i in range(args.pipelines):
             write_notebook(root / f"nb{i}.ipynb")
-        config = Path(tmp, "config.py")
-        targets = json.dumps({"airflow": {**airflow.target_settings(), "api_url": proxy.url}})
-        config.write_text(f"import json\nc.MvdpApp.targets = json.loads({targets!r})\n")
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        auth = {"Authorization": f"token {TOKEN}"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server", f"--config={config}",
-             f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
-             f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
-             "--ServerApp.open_browser=False", "--ServerApp.allow_root=True",
-             f"--MvdpApp.db_path={Path(tmp, 'runs.sqlite')}",
-             f"--MvdpApp.discover_interval={DISCOVER_INTERVAL}"],
-            stdout=open(Path(tmp, "server.log"), "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
-            start_new_session=True,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if requests.get(f"{url}/api/status", headers=auth, timeout=1).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                assert time.monotonic() < deadline, "jupyter server did not start"
-                time.sleep(0.3)
+        settings = {**airflow.target_settings(), "api_url": proxy.url}
+        options = (f"--MvdpApp.discover_interval={DISCOVER_INTERVAL}",)
+        with jupyter_server(tmp, root, {"airflow": settings}, *options, token=TOKEN) as (
+            url,
+            auth,
+        ):
             plan = {"grid": {"x": [1]}, "strategy": {"kind": "grid", "metric": "score"}}
             pipelines = []
             for i in range(args.pipelines):
@@ -121,9 +97,6 @@ def main() -> None:
                 f"a run triggered through Airflow's API appeared in GET /mvdp/runs after "
                 f"{time.time() - triggered:.1f} s (discover_interval {DISCOVER_INTERVAL:g} s)"
             )
-        finally:
-            server.terminate()
-            server.wait(30)
 
 
 def airflow_token(airflow) -> str:
