@@ -8,7 +8,13 @@ pipeline does per task), on the 8-point Titanic grid, measured side by side in o
 - ``runner, zygote shared``: warm kernels, the zygote already started by another run of the
   same imports still in flight (runs at the same time share it).
 
-    python bench/local_runner.py [--repeat 2] [--parallelism N]
+Each with two kernelspecs, side by side: ``generic``, the one ipykernel's wheel installs
+(``python -m ipykernel_launcher -f {connection_file}``), and ``installed``, the one
+``python -m ipykernel install --prefix <tmp> --name mvdp-bench`` writes, as a venv or conda
+environment is registered (``-Xfrozen_modules=off`` on Python >= 3.11). Each row says which;
+a runner row whose kernels fell back to cold ones says why.
+
+    python bench/local_runner.py [--repeat 2] [--parallelism N] [--kernelspec generic|installed]
 
 Prints each makespan, the speed-ups over the sequential loop (target: >= 5x with a shared
 zygote on 2 cores) and a per-point breakdown read from papermill's own timestamps in the
@@ -23,6 +29,8 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import datetime
@@ -42,6 +50,32 @@ from jupyter_mvdp.targets import build_targets
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 MODES = ["sequential", "runner, cold kernels", "runner, zygote started", "runner, zygote shared"]
+SPECS = {"generic": None, "installed": "mvdp-bench"}  # kernelspec -> kernel name
+COLD: set[str] = set()  # why a runner row's kernels were cold, when they were
+
+
+def install_kernelspec(prefix: Path) -> list[str]:
+    """Register this Python as a user does; its kernels are found through JUPYTER_PATH (set
+    before the point workers' forkserver starts). The argv it wrote."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ipykernel",
+            "install",
+            "--prefix",
+            str(prefix),
+            "--name",
+            "mvdp-bench",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    root = prefix / "share" / "jupyter"
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        filter(None, [str(root), os.environ.get("JUPYTER_PATH")])
+    )
+    return json.loads((root / "kernels" / "mvdp-bench" / "kernel.json").read_text())["argv"]
 
 
 def sequential(workspace: Path, plan: Plan) -> tuple[float, list[Path]]:
@@ -57,6 +91,7 @@ def sequential(workspace: Path, plan: Plan) -> tuple[float, list[Path]]:
             parameters=point.parameters,
             cwd=str(workspace),
             progress_bar=False,
+            kernel_name=plan.kernel,
         )
     return time.perf_counter() - start, sorted(out.glob("*.ipynb"))
 
@@ -74,6 +109,7 @@ def local_runner(workspace: Path, plan_doc: dict, parallelism: int) -> tuple[flo
     elapsed = time.perf_counter() - start
     store.close()
     assert doc["state"] == "success", doc
+    COLD.update(w for w in doc["warnings"] if "cold" in w)
     return elapsed, [workspace / p["output"] for p in doc["points"]]
 
 
@@ -96,16 +132,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--parallelism", type=int, default=os.cpu_count())
+    parser.add_argument("--kernelspec", choices=sorted(SPECS), action="append")
     args = parser.parse_args()
+    specs = args.kernelspec or list(SPECS)
     plan_doc = json.loads((NOTEBOOKS / "titanic.plan.json").read_text())
     plan_doc.pop("parallelism", None)
-    plan = Plan.from_json(plan_doc)
-    n = len(expand(plan.grid))
-    times: dict[str, list[float]] = {mode: [] for mode in MODES}
-    parts: dict[str, list[tuple]] = {mode: [] for mode in MODES}
+    plan_doc.pop("kernel", None)
+    n = len(expand(Plan.from_json(plan_doc).grid))
+    rows = [(spec, mode) for spec in specs for mode in MODES]
+    times: dict[tuple, list[float]] = {row: [] for row in rows}
+    parts: dict[tuple, list[tuple]] = {row: [] for row in rows}
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(tmp)
+        argv = {
+            "generic": "the wheel's python3",
+            "installed": " ".join(install_kernelspec(workspace / "prefix")),
+        }
         shutil.copy(NOTEBOOKS / "titanic.ipynb", workspace)
         shutil.copytree(NOTEBOOKS / "datasets", workspace / "datasets")
         papermill.execute_notebook(  # warm-up: disk caches, kernel spec lookup, imports
@@ -115,34 +158,48 @@ def main() -> None:
             progress_bar=False,
         )
         for _ in range(args.repeat):
-            for mode in MODES:
+            for spec, mode in rows:
+                kernel = SPECS[spec]
                 if mode == "sequential":
-                    elapsed, outputs = sequential(workspace, plan)
+                    elapsed, outputs = sequential(
+                        workspace,
+                        Plan.from_json({**plan_doc, **({"kernel": kernel} if kernel else {})}),
+                    )
                 else:
                     if mode == "runner, zygote shared":  # as another run in flight holds it
                         nb = nbformat.read(workspace / "titanic.ipynb", as_version=4)
-                        zygote.POOL.acquire("another run", nb, workspace, None)
+                        zygote.POOL.acquire("another run", nb, workspace, kernel)
                     doc = {**plan_doc, "warm_kernels": mode != "runner, cold kernels"}
+                    if kernel:
+                        doc["kernel"] = kernel
                     elapsed, outputs = local_runner(workspace, doc, args.parallelism)
                     zygote.POOL.release("another run")
-                times[mode].append(elapsed)
-                parts[mode].append(breakdown(outputs))
+                times[spec, mode].append(elapsed)
+                parts[spec, mode].append(breakdown(outputs))
         zygote.POOL.stop_all()
     load = [round(x, 1) for x in (*load, *os.getloadavg())]
     print(
         f"grid: {n} points of notebooks/titanic.ipynb, {os.cpu_count()} cores, "
         f"parallelism {args.parallelism}, load average before/after: {load[:3]} / {load[3:]}"
     )
-    base = statistics.median(times["sequential"])
-    print(f"{'':24} {'makespan':>9} {'speed-up':>9}   per point: kernel start, first cell, rest")
-    for mode in MODES:
-        t = statistics.median(times[mode])
-        k, first, rest = (statistics.median(p[i] for p in parts[mode]) for i in range(3))
+    for spec in specs:
+        print(f"kernelspec {spec}: {argv[spec]}")
+    print(
+        f"{'kernelspec':10} {'':24} {'makespan':>9} {'speed-up':>9}"
+        "   per point: kernel start, first cell, rest"
+    )
+    for spec, mode in rows:
+        base = statistics.median(times[spec, "sequential"])
+        t = statistics.median(times[spec, mode])
+        k, first, rest = (statistics.median(p[i] for p in parts[spec, mode]) for i in range(3))
         print(
-            f"{mode:24} {t:8.2f}s {base / t:8.2f}x   {k:5.2f} s, {first:5.2f} s, {rest:5.2f} s"
-            f"   runs: {[round(x, 2) for x in times[mode]]}"
+            f"{spec:10} {mode:24} {t:8.2f}s {base / t:8.2f}x"
+            f"   {k:5.2f} s, {first:5.2f} s, {rest:5.2f} s"
+            f"   runs: {[round(x, 2) for x in times[spec, mode]]}"
         )
-    print("target: >= 5x the sequential loop with warm kernels on 2 cores")
+    for why in sorted(COLD):
+        print(f"warning: {why}")
+    print("target: >= 5x the sequential loop with warm kernels on 2 cores, with either kernelspec")
 
 
 if __name__ == "__main__":

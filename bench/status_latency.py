@@ -51,8 +51,9 @@ async def measure(server: Server, n_points: int, sleep: float, parallelism: int)
         event = json.loads(await ws.read_message())
         if event.get("schema_id") != SCHEMA_ID or event["run_id"] != run["run_id"]:
             continue
-        if event["kind"] == "point":
-            arrivals[(event["point_id"], event["state"])] = time.time()
+        if event["kind"] == "points":  # one event a sync tick: the points that changed
+            for point in event["points"]:
+                arrivals.setdefault((point["id"], point["state"]), time.time())
         if event["kind"] == "run" and event["state"] in ("success", "failed"):
             break
     elapsed = time.time() - started

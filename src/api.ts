@@ -123,6 +123,8 @@ export interface IPoint {
    * `leaderboard`): 1 for the best, null when not ranked (failed, skipped, no metric).
    */
   rank?: number | null;
+  /** Another ranked point has the same metric value (set by the server). */
+  tie?: boolean;
 }
 
 /** One try of a point (several when the plan has retries). */
@@ -144,7 +146,11 @@ export interface IStartedBy {
   user: string | null;
 }
 
-export interface IRun {
+/**
+ * A run without its points (GET runs: the list's entries; the head of a run's document):
+ * jupyter_mvdp/core/document.py `run_summary`.
+ */
+export interface IRunSummary {
   run_id: string;
   pipeline: string;
   notebook: string;
@@ -163,8 +169,128 @@ export interface IRun {
   updated: number;
   finished: number | null;
   counts: { [state in PointState]: number };
-  points: IPoint[];
   best: Pick<IPoint, 'id' | 'parameters' | 'metrics' | 'output'> | null;
+  warnings?: string[];
+  /** The notebook's parameters, in its order (the leaderboard's columns). */
+  parameters?: string[];
+  /** The parameters with more than one value in the run. */
+  swept?: string[];
+  /** The metrics some point recorded as a number. */
+  metric_names?: string[];
+  /** An A/B test's variants and verdict (core/abtest.py `summary`); null otherwise. */
+  ab?: IAbSummary | null;
+  /** An optimize run's space, history and importance (core/optimize.py `summary`). */
+  optimize?: IOptimizeSummary | null;
+  /** The last event applied (RunsModel). */
+  seq?: number;
+}
+
+/** One run of an A/B test's variant: value null unless it succeeded with a finite metric. */
+export interface IAbValue {
+  id: string;
+  replicate: any;
+  state: PointState;
+  value: number | null;
+}
+
+/** runtime.py `ab_verdict`: the paired test of B - A. */
+export interface IAbVerdict {
+  verdict:
+    'B better' | 'A better' | 'no significant difference' | 'inconclusive';
+  reason: string;
+  method: string | null;
+  p_value: number | null;
+  /** mean of B - A over the pairs */
+  difference: number | null;
+  /** the 1 - alpha confidence interval of the difference */
+  ci: [number, number] | null;
+  pairs: number;
+  /** pairs left out: a side failed or recorded no finite metric */
+  dropped: number;
+  mean_a: number | null;
+  mean_b: number | null;
+  alpha: number;
+  metric: string | null;
+  goal: 'max' | 'min';
+}
+
+/** An A/B test in a run's summary: each variant's parameters and values, the verdict. */
+export interface IAbSummary {
+  variants: {
+    [side in 'a' | 'b']: {
+      parameters: { [name: string]: any } | null;
+      values: IAbValue[];
+    };
+  };
+  /** null while points are still to run */
+  verdict: IAbVerdict | null;
+}
+
+/** One point of an optimize run's history, in the order it ran (core/optimize.py). */
+export interface IOptimizeStep {
+  id: string;
+  index: number;
+  state: PointState;
+  /** the finite metric, or null (failed, or none recorded) */
+  value: number | null;
+  /** the best value so far */
+  best: number | null;
+}
+
+/** An optimize run in its summary: the search space, the history, Optuna's importance. */
+export interface IOptimizeSummary {
+  space: { [name: string]: { type: string; [key: string]: any } };
+  sampler: string;
+  history: IOptimizeStep[];
+  /** by parameter, highest first; null until the run is over with enough points */
+  importance: { [name: string]: number } | null;
+}
+
+/** How a page of points was cut (core/document.py `page_query`). */
+export interface IPage {
+  total: number;
+  offset: number;
+  limit: number;
+  /** rank | index | id | state | metric:<name> | param:<name> */
+  sort: string;
+  order: 'asc' | 'desc';
+  /** the states shown; empty: all */
+  state: PointState[];
+}
+
+/** A page of a run's points (GET runs/<id>/points). */
+export interface IPointsPage extends IPage {
+  points: IPoint[];
+}
+
+/** What a page asks for; the server's defaults for what is left out. */
+export interface IPageQuery {
+  sort?: string;
+  order?: 'asc' | 'desc';
+  state?: PointState[];
+  offset?: number;
+  limit?: number;
+}
+
+/**
+ * A run as GET runs/<id> sends it: its summary and one page of points (the whole of a
+ * normal run: `page.total === points.length`).
+ */
+export interface IRun extends IRunSummary {
+  points: IPoint[];
+  page?: IPage;
+}
+
+/** A point as a `points` event carries it: its status, no parameters. */
+export interface IPointChange {
+  id: string;
+  state: PointState;
+  error?: string | null;
+  output?: string | null;
+  tries?: ITry[];
+  metrics?: { [name: string]: any };
+  /** optimize: the parameters its round asked */
+  parameters?: { [name: string]: any };
 }
 
 /** A pipeline over time (GET pipelines/<id>/history; jupyter_mvdp/core/history.py). */
@@ -213,21 +339,20 @@ export interface IHistoryRun {
   crowned: boolean;
 }
 
-/** One event of the run-status schema (jupyter_mvdp/event_schemas/run/v1.yaml). */
+/** One event of the run-status schema (jupyter_mvdp/event_schemas/run/v2.yaml). */
 export interface IRunEvent {
   run_id: string;
-  kind: 'run' | 'point' | 'metrics' | 'outcome';
+  kind: 'run' | 'points' | 'outcome';
   seq: number;
   user?: string;
   state?: string;
   progress?: string | null;
   message?: string | null;
   unreachable_since?: number | null;
-  tries?: ITry[];
-  point_id?: string;
-  error?: string | null;
-  output?: string | null;
-  metrics?: { [name: string]: any };
+  /** kind points: the points that changed in one sync tick */
+  points?: IPointChange[];
+  /** kind points: the run's points per state after that tick */
+  counts?: { [state in PointState]: number };
   outcome?: 'deploy' | 'alert';
   reason?: string | null;
 }
@@ -243,6 +368,18 @@ function notebookPath(path: string, leaf: string): string {
     ...path.split('/').map(encodeURIComponent),
     leaf
   );
+}
+
+/** `?sort=&order=&state=&offset=&limit=` of the given fields. */
+export function pageParams(query: IPageQuery): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) {
+      params.set(key, Array.isArray(value) ? value.join(',') : String(value));
+    }
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
 }
 
 export const api = {
@@ -265,8 +402,13 @@ export const api = {
       `metrics?notebook=${encodeURIComponent(notebook)}`
     ).then(r => r.metrics),
   /** The user's runs, and what went wrong with the run store itself (set aside, missing). */
-  runs: () => requestAPI<{ runs: IRun[]; warnings: string[] }>('runs'),
-  run: (runId: string) => requestAPI<IRun>(`runs/${runId}`),
+  runs: () => requestAPI<{ runs: IRunSummary[]; warnings: string[] }>('runs'),
+  /** The run's summary and its first page of points. */
+  run: (runId: string, query: IPageQuery = {}) =>
+    requestAPI<IRun>(`runs/${runId}${pageParams(query)}`),
+  /** A page of the run's points, sorted and filtered on the server. */
+  points: (runId: string, query: IPageQuery) =>
+    requestAPI<IPointsPage>(`runs/${runId}/points${pageParams(query)}`),
   history: (pipeline: string) =>
     requestAPI<IHistory>(`pipelines/${encodeURIComponent(pipeline)}/history`),
   productionize: (notebook: string, plan: IPlan, target: string) =>

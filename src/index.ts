@@ -11,6 +11,7 @@ import {
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { Cell } from '@jupyterlab/cells';
+import { IDocumentManager } from '@jupyterlab/docmanager';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -24,6 +25,8 @@ import { createCompareWidget } from './mainviews/compareWidget';
 import { HistoryWidget } from './mainviews/historyWidget';
 import { RunWidget } from './mainviews/runWidget';
 import { announceRuns } from './notifications';
+import { openOutput } from './outputs';
+import { outputLabel } from './runLabels';
 import { MvdpPanel } from './panel';
 import { PlanModel } from './planModel';
 import { requestAPI } from './request';
@@ -63,7 +66,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     'Productionize notebooks: grid, early stopping and canary pipelines on Airflow or locally.',
   autoStart: true,
   requires: [INotebookTracker, IRenderMimeRegistry],
-  optional: [ICommandPalette, ISettingRegistry, ILabShell, ILayoutRestorer],
+  optional: [
+    ICommandPalette,
+    ISettingRegistry,
+    ILabShell,
+    ILayoutRestorer,
+    IDocumentManager
+  ],
   activate: async (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
@@ -71,7 +80,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     settingRegistry: ISettingRegistry | null,
     labShell: ILabShell | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    docManager: IDocumentManager | null
   ) => {
     const settings: IPlanSettings = {
       defaultTarget: 'local',
@@ -180,7 +190,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
             rendermime,
             icon: mvdpIcon,
             onOpenOutput: path =>
-              void app.commands.execute('docmanager:open', { path }),
+              docManager
+                ? openOutput(docManager, path)
+                : void app.commands.execute('docmanager:open', { path }),
             onCompare: (base, remote) =>
               void app.commands.execute(CommandIDs.compare, { base, remote }),
             onOpenHistory: pipeline =>
@@ -229,11 +241,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(CommandIDs.compare, {
       label: 'Compare two output notebooks (nbdime)',
       execute: args => {
-        const widget = createCompareWidget(
-          args.base as string,
-          args.remote as string,
-          mvdpIcon
-        );
+        const [base, remote] = [args.base as string, args.remote as string];
+        const widget = createCompareWidget(base, remote, mvdpIcon, {
+          base: outputLabel(runs.documents, base),
+          remote: outputLabel(runs.documents, remote)
+        });
         app.shell.add(widget, 'main');
         return widget;
       }

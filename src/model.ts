@@ -5,6 +5,7 @@
  * rules (values.ts, grid.ts), pinned by tests/contract. Unit tested with jest.
  */
 import { IParameter } from './api';
+import { strategyFieldHelp } from './fieldHelp';
 import { AxisError, axisLength } from './grid';
 import {
   Axis,
@@ -18,6 +19,7 @@ import {
   StrategyKind,
   strategyKeys,
   strategyOption,
+  strategyRequired,
   StrategyOptions
 } from './planRules';
 import { Parsed, parseValue, readValue } from './values';
@@ -194,14 +196,19 @@ export function buildPlan(
   }
   const { kind } = form.strategy;
   const strategy: { [key: string]: any } = { kind };
+  const required = strategyRequired(kind);
   for (const key of strategyKeys(kind)) {
     const value = form.strategy[key];
+    const name = strategyFieldHelp(kind, key).label;
     if (value === undefined || value === null || value === '') {
+      if (required.includes(key)) {
+        errors[`strategy.${key}`] = `give the ${name}`;
+      }
       continue;
     }
     const node = strategyOption(kind, key);
     if (isNumberField(node) && typeof value === 'number') {
-      const checked = checkNumber(node, value, label(key));
+      const checked = checkNumber(node, value, name);
       if (checked.error !== undefined) {
         errors[`strategy.${key}`] = checked.error;
         continue;

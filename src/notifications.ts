@@ -44,7 +44,15 @@ function announce(
     });
   }
   const counts = `${run.counts.success} succeeded, ${run.counts.failed} failed`;
-  if (run.outcome === 'alert') {
+  if (run.ab && run.reason) {
+    // an A/B test: its verdict in words (and whether B was promoted)
+    const say = `A/B test of ${notebook}: ${run.reason}`;
+    if (run.state === 'success' && run.outcome !== 'alert') {
+      Notification.success(say, { autoClose: 8000, actions });
+    } else {
+      Notification.warning(say, { autoClose: false, actions });
+    }
+  } else if (run.outcome === 'alert') {
     // an alert stays until dismissed: someone has to look at it
     Notification.warning(`Canary alert on ${notebook}: ${run.reason}`, {
       autoClose: false,

@@ -5,7 +5,10 @@
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { ActionBar } from './components/ActionBar';
+import { RevealErrors } from './components/Field';
 import { FilesForm } from './components/FilesForm';
+import { OutputNotice } from './components/OutputNotice';
 import { ParametersTable } from './components/ParametersTable';
 import { RunsList } from './components/RunsList';
 import { StrategyForm } from './components/StrategyForm';
@@ -67,13 +70,17 @@ function PanelView(props: IPanelOptions): JSX.Element {
           </button>
         </section>
       )}
+      {model.outputOf && (
+        <OutputNotice output={model.outputOf} onOpenRun={props.openRun} />
+      )}
       {model.parameters && (
-        <React.Fragment key={key}>
+        <RevealErrors.Provider value={model.revealErrors} key={key}>
           <ParametersTable model={model} />
           <StrategyForm model={model} />
           <FilesForm model={model} />
-          <TargetForm model={model} onSubmitted={props.openRun} />
-        </React.Fragment>
+          <TargetForm model={model} />
+          <ActionBar model={model} onSubmitted={props.openRun} />
+        </RevealErrors.Provider>
       )}
       <RunsList runs={model.runs} onOpen={props.openRun} />
     </div>

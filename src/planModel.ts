@@ -24,6 +24,7 @@ import {
   IPlanForm,
   IStrategyForm
 } from './model';
+import { IOutputProvenance, outputProvenance } from './outputs';
 import { executionChoices, formField, IExecutionChoices } from './policy';
 import { MvdpRequestError } from './request';
 import { RunsModel } from './runsModel';
@@ -40,6 +41,8 @@ export class PlanModel {
   ) {
     this.target = settings.defaultTarget;
     tracker.currentChanged.connect((_, panel) => this._follow(panel), this);
+    // a finished run may have recorded new metrics: offer them at once
+    runs.finished.connect(() => this._loadMetrics(), this);
     this._follow(tracker.currentWidget);
     api
       .targets()
@@ -63,6 +66,10 @@ export class PlanModel {
   submitError: string | null = null;
   /** Bumped when the form is replaced as a whole (another notebook, a restored plan). */
   generation = 0;
+  /** Productionize was asked for with errors left: every field shows its error. */
+  revealErrors = false;
+  /** The active notebook is a run's output (its `metadata.mvdp` names the run): not offered. */
+  outputOf: IOutputProvenance | null = null;
 
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -138,6 +145,12 @@ export class PlanModel {
     this._validate(); // what a target allows (its policy) and delivers (notify) differ
   }
 
+  /** Show every field's error (Productionize pressed while the plan is not ready). */
+  reveal(): void {
+    this.revealErrors = true;
+    this._changed.emit();
+  }
+
   /** Submit the plan; the new run joins the runs model. */
   async productionize(): Promise<string | null> {
     const built = this.built;
@@ -170,6 +183,8 @@ export class PlanModel {
     this.path = panel?.context.path ?? null;
     this.form = initialForm();
     this.generation++;
+    this.revealErrors = false;
+    this.outputOf = null;
     this._edited = false;
     this.validation = null;
     this.parameters = null;
@@ -179,6 +194,11 @@ export class PlanModel {
     }
     void panel.context.ready.then(() => {
       if (this._panel !== panel) {
+        return;
+      }
+      this.outputOf = outputProvenance(panel.model?.getMetadata(METADATA_KEY));
+      if (this.outputOf) {
+        this._changed.emit();
         return;
       }
       const saved = this._savedPlan();
@@ -223,6 +243,15 @@ export class PlanModel {
         }
         this._changed.emit();
       });
+    this._loadMetrics();
+  }
+
+  /** The metrics earlier runs of the notebook recorded (the metric field offers them). */
+  private _loadMetrics(): void {
+    const path = this.path;
+    if (!path || this.outputOf) {
+      return;
+    }
     api
       .metrics(path)
       .then(metrics => {

@@ -67,6 +67,12 @@ export function strategyKeys(kind: StrategyKind): StrategyKey[] {
   return Object.keys(properties).filter(k => k !== 'kind') as StrategyKey[];
 }
 
+/** The options a strategy of this kind cannot do without (the schema's `required`). */
+export function strategyRequired(kind: StrategyKind): StrategyKey[] {
+  const required = STRATEGIES.get(kind)?.required ?? [];
+  return required.filter(k => k !== 'kind') as StrategyKey[];
+}
+
 /** The schema of one option of a strategy, `$ref` followed. */
 export function strategyOption(
   kind: StrategyKind,

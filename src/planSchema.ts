@@ -10,7 +10,12 @@ export interface IPlan {
   grid: {
     [key: string]: Axis;
   };
-  strategy: IGridStrategy | IEarlyStopStrategy | ICanaryStrategy;
+  strategy:
+    | IGridStrategy
+    | IEarlyStopStrategy
+    | ICanaryStrategy
+    | IAbStrategy
+    | IOptimizeStrategy;
   /** Points run at once (default: number of cores locally, 16 on Airflow). */
   parallelism?: number;
   /** Seconds one point may run before it is stopped and marked failed. */
@@ -112,6 +117,21 @@ export interface IEarlyStopStrategy {
   seed?: number;
 }
 
+/** Bayesian optimization with Optuna: the grid's ranges are dimensions, its lists choices, its single values fixed; points run in rounds of parallelism, each asked given every finished point of the earlier rounds. */
+export interface IOptimizeStrategy {
+  kind: 'optimize';
+  metric: Metric;
+  goal?: Goal;
+  /** Points run in all (at most 1000). */
+  budget: number;
+  /** Stop after the round where the best metric reaches it. */
+  target?: number;
+  /** The sampler's seed: the same seed asks the same points. */
+  seed?: number;
+  /** Optuna's sampler: tpe (the default) or random. */
+  sampler?: 'tpe' | 'random';
+}
+
 export interface ICanaryStrategy {
   kind: 'canary';
   metric: Metric;
@@ -120,6 +140,33 @@ export interface ICanaryStrategy {
   baseline?: number | null;
   tolerance?: number;
   /** Notebook run with the winning parameters when the candidate is deployed. */
+  deploy_notebook?: string | null;
+}
+
+/** A/B test: variant A and variant B (two parameter sets of the notebook) each run replicates times, the replicate parameter taking the same values 0 .. replicates - 1 on both sides so the results pair up; a paired test at alpha says whether B is better, A is better, or the difference is noise. */
+export interface IAbStrategy {
+  kind: 'ab';
+  metric: Metric;
+  goal?: Goal;
+  /** Variant A: parameter values over the grid's fixed values (default: none, the notebook's own defaults), or "champion": the parameters of the pipeline's current champion. */
+  a?:
+    | {
+        [key: string]: any;
+      }
+    | 'champion';
+  /** Variant B: parameter values over the grid's fixed values. */
+  b: {
+    [key: string]: any;
+  };
+  /** The parameter that takes the replicate's number (a seed, a fold index), the same for A and B. */
+  replicate: string;
+  /** Runs of each variant (pairs). */
+  replicates: number;
+  /** Significance level of the paired test (default 0.05). */
+  alpha?: number;
+  /** When B is better, promote it: B becomes the pipeline's champion and the deploy notebook runs with its parameters. */
+  promote?: boolean;
+  /** Notebook run with B's parameters when B is promoted. */
   deploy_notebook?: string | null;
 }
 
@@ -152,6 +199,12 @@ export const PLAN_SCHEMA = {
         },
         {
           $ref: '#/$defs/canary_strategy'
+        },
+        {
+          $ref: '#/$defs/ab_strategy'
+        },
+        {
+          $ref: '#/$defs/optimize_strategy'
         }
       ]
     },
@@ -446,6 +499,45 @@ export const PLAN_SCHEMA = {
         }
       }
     },
+    optimize_strategy: {
+      description:
+        "Bayesian optimization with Optuna: the grid's ranges are dimensions, its lists choices, its single values fixed; points run in rounds of parallelism, each asked given every finished point of the earlier rounds.",
+      type: 'object',
+      additionalProperties: false,
+      required: ['kind', 'metric', 'budget'],
+      properties: {
+        kind: {
+          const: 'optimize'
+        },
+        metric: {
+          $ref: '#/$defs/metric'
+        },
+        goal: {
+          $ref: '#/$defs/goal'
+        },
+        budget: {
+          description: 'Points run in all (at most 1000).',
+          type: 'integer',
+          minimum: 1,
+          maximum: 1000
+        },
+        target: {
+          description: 'Stop after the round where the best metric reaches it.',
+          type: 'number'
+        },
+        seed: {
+          description:
+            "The sampler's seed: the same seed asks the same points.",
+          type: 'integer',
+          minimum: -9007199254740991,
+          maximum: 9007199254740991
+        },
+        sampler: {
+          description: "Optuna's sampler: tpe (the default) or random.",
+          enum: ['tpe', 'random']
+        }
+      }
+    },
     canary_strategy: {
       type: 'object',
       additionalProperties: false,
@@ -472,6 +564,68 @@ export const PLAN_SCHEMA = {
         deploy_notebook: {
           description:
             'Notebook run with the winning parameters when the candidate is deployed.',
+          type: ['string', 'null']
+        }
+      }
+    },
+    ab_strategy: {
+      description:
+        'A/B test: variant A and variant B (two parameter sets of the notebook) each run replicates times, the replicate parameter taking the same values 0 .. replicates - 1 on both sides so the results pair up; a paired test at alpha says whether B is better, A is better, or the difference is noise.',
+      type: 'object',
+      additionalProperties: false,
+      required: ['kind', 'metric', 'b', 'replicate', 'replicates'],
+      properties: {
+        kind: {
+          const: 'ab'
+        },
+        metric: {
+          $ref: '#/$defs/metric'
+        },
+        goal: {
+          $ref: '#/$defs/goal'
+        },
+        a: {
+          description:
+            "Variant A: parameter values over the grid's fixed values (default: none, the notebook's own defaults), or \"champion\": the parameters of the pipeline's current champion.",
+          oneOf: [
+            {
+              type: 'object'
+            },
+            {
+              const: 'champion'
+            }
+          ]
+        },
+        b: {
+          description:
+            "Variant B: parameter values over the grid's fixed values.",
+          type: 'object'
+        },
+        replicate: {
+          description:
+            "The parameter that takes the replicate's number (a seed, a fold index), the same for A and B.",
+          type: 'string',
+          minLength: 1
+        },
+        replicates: {
+          description: 'Runs of each variant (pairs).',
+          type: 'integer',
+          minimum: 2,
+          maximum: 1000
+        },
+        alpha: {
+          description: 'Significance level of the paired test (default 0.05).',
+          type: 'number',
+          exclusiveMinimum: 0,
+          exclusiveMaximum: 0.5
+        },
+        promote: {
+          description:
+            "When B is better, promote it: B becomes the pipeline's champion and the deploy notebook runs with its parameters.",
+          type: 'boolean'
+        },
+        deploy_notebook: {
+          description: "Notebook run with B's parameters when B is promoted.",
           type: ['string', 'null']
         }
       }

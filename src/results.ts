@@ -4,7 +4,7 @@
  * and the plot specs. Unit tested with jest; the ranking rule is pinned to the server's by
  * tests/contract/leaderboard.json.
  */
-import { Goal, IPoint, IRun, IRunEvent, PointState } from './api';
+import { Goal, IPoint, IRun, IRunEvent, IRunSummary, PointState } from './api';
 
 export const POINT_STATES: PointState[] = [
   'queued',
@@ -14,15 +14,38 @@ export const POINT_STATES: PointState[] = [
   'skipped'
 ];
 
-/** A run with one event applied; events older than the run's last seen seq are ignored. */
-export function applyEvent(
-  run: IRun & { seq?: number },
+/**
+ * Does the run's document hold every point (a normal run: its first page is the whole)?
+ * Then the lab can rank and count what events change; a big run's pages come from the server.
+ */
+export function hasAllPoints(run: IRun): boolean {
+  const page = run.page;
+  return (
+    !page ||
+    (page.offset === 0 &&
+      page.state.length === 0 &&
+      run.points.length >= page.total)
+  );
+}
+
+/** How many points the run has, whatever was loaded of them. */
+export function pointCount(run: IRunSummary): number {
+  return POINT_STATES.reduce((n, s) => n + (run.counts?.[s] ?? 0), 0);
+}
+
+/**
+ * A run (its summary, or its document with a page of points) with one event applied; events
+ * older than the run's last seen seq are ignored. A `points` event changes the loaded points
+ * it names and carries the counts; only a run holding every point is ranked again here.
+ */
+export function applyEvent<R extends IRunSummary & { points?: IPoint[] }>(
+  run: R,
   event: IRunEvent
-): IRun & { seq?: number } {
+): R {
   if (event.run_id !== run.run_id || (run.seq ?? 0) >= event.seq) {
     return run;
   }
-  const next: IRun & { seq?: number } = { ...run, seq: event.seq };
+  const next: R = { ...run, seq: event.seq };
   if (event.kind === 'run') {
     next.state = (event.state as any) ?? run.state;
     next.progress = event.progress ?? run.progress;
@@ -35,26 +58,36 @@ export function applyEvent(
   } else if (event.kind === 'outcome') {
     next.outcome = event.outcome ?? null;
     next.reason = event.reason ?? null;
-  } else {
-    const points = run.points.map(p => {
-      if (p.id !== event.point_id) {
-        return p;
+  } else if (event.kind === 'points') {
+    if (event.counts) {
+      next.counts = { ...event.counts };
+    }
+    if (run.points) {
+      const changes = new Map((event.points ?? []).map(c => [c.id, c]));
+      const points = run.points.map(p => {
+        const c = changes.get(p.id);
+        return c
+          ? {
+              ...p,
+              state: c.state,
+              error: c.error ?? null,
+              output: c.output ?? p.output,
+              tries: c.tries ?? p.tries,
+              metrics: c.metrics ?? p.metrics,
+              parameters: c.parameters ?? p.parameters
+            }
+          : p;
+      });
+      const whole = hasAllPoints(run as any as IRun);
+      // the server ranked the points it sent; until the run is read again, rank as it does
+      next.points = whole
+        ? rankPoints(points, run.strategy.metric, run.strategy.goal)
+        : points;
+      if (whole && !event.counts) {
+        next.counts = countStates(next.points!);
       }
-      if (event.kind === 'point') {
-        return {
-          ...p,
-          state: event.state as PointState,
-          error: event.error ?? null,
-          output: event.output ?? p.output,
-          tries: event.tries ?? p.tries
-        };
-      }
-      return { ...p, metrics: event.metrics ?? p.metrics };
-    });
-    // the server ranked the points it sent; until the run is read again, rank as it does
-    next.points = rankPoints(points, run.strategy.metric, run.strategy.goal);
+    }
   }
-  next.counts = countStates(next.points);
   return next;
 }
 
@@ -162,7 +195,7 @@ export function sortedBy(
 
 /** The parameters of a run's points, in the notebook's order. */
 export function parameterNames(run: IRun): string[] {
-  return Object.keys(run.points[0]?.parameters ?? {});
+  return run.parameters ?? Object.keys(run.points[0]?.parameters ?? {});
 }
 
 /**
@@ -188,6 +221,9 @@ export function compareChoices(
 
 /** Parameters with more than one value in the run: the axes worth plotting. */
 export function sweptParameters(run: IRun): string[] {
+  if (run.swept) {
+    return run.swept; // the server saw every point
+  }
   return parameterNames(run).filter(
     name =>
       new Set(run.points.map(p => JSON.stringify(p.parameters[name]))).size > 1
@@ -196,7 +232,7 @@ export function sweptParameters(run: IRun): string[] {
 
 /** Metrics with a number in at least one point, the strategy's metric first. */
 export function metricNames(run: IRun): string[] {
-  const seen = new Set<string>();
+  const seen = new Set<string>(run.metric_names ?? []);
   for (const p of run.points) {
     for (const [name, value] of Object.entries(p.metrics ?? {})) {
       if (typeof value === 'number') {
@@ -290,6 +326,22 @@ export function wantsLogScale(run: IRun, parameter: string): boolean {
   return Math.max(...values) / Math.min(...values) >= 100;
 }
 
+/**
+ * Whole-number ticks: at least 1 apart on a linear axis; on a log axis the values swept
+ * (a log scale's own ticks fall between them: 0.1, 0.5).
+ */
+function wholeTicks(values: number[], log: boolean): any {
+  return log
+    ? {
+        format: 'd',
+        values: Array.from(new Set(values)).sort((a, b) => a - b)
+      }
+    : { format: 'd', tickMinStep: 1 };
+}
+
+/** Room (pixels) around the plotted domain, so a dot at the edge is not cut. */
+const EDGE = 10;
+
 /** A Vega-Lite spec: the metric against one parameter, one dot per finished point. */
 export function plotSpec(run: IRun, metric: string, parameter: string): any {
   const values = run.points
@@ -302,6 +354,9 @@ export function plotSpec(run: IRun, metric: string, parameter: string): any {
     }));
   const numeric = values.every(v => typeof v[parameter] === 'number');
   const log = numeric && wantsLogScale(run, parameter);
+  // a whole-number parameter gets whole-number ticks (no 2.5 trees)
+  const whole =
+    numeric && run.points.every(p => Number.isInteger(p.parameters[parameter]));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     description: `${metric} by ${parameter}`,
@@ -313,9 +368,24 @@ export function plotSpec(run: IRun, metric: string, parameter: string): any {
       x: {
         field: parameter,
         type: numeric ? 'quantitative' : 'nominal',
-        ...(log ? { scale: { type: 'log' } } : {})
+        // padding (pixels): a point at the edge of the domain is drawn whole
+        ...(numeric
+          ? { scale: { ...(log ? { type: 'log' } : {}), padding: EDGE } }
+          : {}),
+        ...(whole
+          ? {
+              axis: wholeTicks(
+                values.map(v => v[parameter]),
+                log
+              )
+            }
+          : {})
       },
-      y: { field: metric, type: 'quantitative', scale: { zero: false } },
+      y: {
+        field: metric,
+        type: 'quantitative',
+        scale: { zero: false, padding: EDGE }
+      },
       color: {
         field: 'best',
         type: 'nominal',

@@ -1,11 +1,13 @@
 /**
  * The user's runs, shared by the sidebar, the run views and the notifications: loaded over
  * REST, kept live from jupyter_server's event bus, refreshed from REST when a run ends.
+ * The list holds summaries (no points); a run opened in a view holds its document (the
+ * summary and a first page of points, src/pointsWindow.ts pages the rest).
  */
 import { Event } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { api, IRun, IRunEvent } from './api';
+import { api, IRun, IRunEvent, IRunSummary } from './api';
 import { applyEvent } from './results';
 import { RUN_EVENT_SCHEMA } from './tokens';
 
@@ -17,8 +19,8 @@ export class RunsModel {
     void this.reload();
   }
 
-  /** Runs, newest first. */
-  get runs(): IRun[] {
+  /** Runs, newest first, without their points. */
+  get runs(): IRunSummary[] {
     return this._runs;
   }
 
@@ -32,8 +34,19 @@ export class RunsModel {
     return this._finished;
   }
 
+  /** The run's document (summary and first page), once a view fetched it. */
   get(runId: string): IRun | undefined {
-    return this._runs.find(r => r.run_id === runId);
+    return this._docs.get(runId);
+  }
+
+  /** The runs' documents loaded so far (opened in a view): each a summary and a page. */
+  get documents(): IRun[] {
+    return Array.from(this._docs.values());
+  }
+
+  /** The run's summary, as the list has it. */
+  summary(runId: string): IRunSummary | undefined {
+    return this._docs.get(runId) ?? this._runs.find(r => r.run_id === runId);
   }
 
   /** What went wrong with the server's run store itself (a damaged store set aside). */
@@ -70,10 +83,16 @@ export class RunsModel {
   }
 
   private _put(run: IRun): void {
+    const seq = this._docs.get(run.run_id)?.seq;
+    const doc: IRun = seq !== undefined ? { ...run, seq } : run;
+    this._docs.set(run.run_id, doc);
+    const summary: IRunSummary = { ...doc };
+    delete (summary as Partial<IRun>).points;
+    delete (summary as Partial<IRun>).page;
     const known = this._runs.some(r => r.run_id === run.run_id);
     this._runs = known
-      ? this._runs.map(r => (r.run_id === run.run_id ? run : r))
-      : [run, ...this._runs];
+      ? this._runs.map(r => (r.run_id === run.run_id ? summary : r))
+      : [summary, ...this._runs];
     this._changed.emit();
   }
 
@@ -82,7 +101,7 @@ export class RunsModel {
       return;
     }
     const event = emission as IRunEvent;
-    const run = this.get(event.run_id);
+    const run = this.summary(event.run_id);
     const ended = event.kind === 'run' && DONE.includes(event.state ?? '');
     if (!run) {
       // a run started elsewhere (its schedule, Airflow's UI or API) may end within the
@@ -99,6 +118,10 @@ export class RunsModel {
     this._runs = this._runs.map(r =>
       r.run_id === event.run_id ? applyEvent(r, event) : r
     );
+    const doc = this._docs.get(event.run_id);
+    if (doc) {
+      this._docs.set(event.run_id, applyEvent(doc, event));
+    }
     this._changed.emit();
     if (ended) {
       // REST has the final ranking, best point and reasons
@@ -108,7 +131,8 @@ export class RunsModel {
     }
   }
 
-  private _runs: IRun[] = [];
+  private _runs: IRunSummary[] = [];
+  private _docs = new Map<string, IRun>();
   private _warnings: string[] = [];
   private _changed = new Signal<this, void>(this);
   private _finished = new Signal<this, IRun>(this);

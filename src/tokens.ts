@@ -30,9 +30,9 @@ export const PARAMETERS_CELL_CLASS = 'jp-mvdp-parametersCell';
 /** The notebook metadata key holding the plan (`metadata.mvdp.plan`). */
 export const METADATA_KEY = 'mvdp';
 
-/** The event schema the server emits run status with (jupyter_mvdp/event_schemas/run/v1.yaml). */
+/** The event schema the server emits run status with (jupyter_mvdp/event_schemas/run/v2.yaml). */
 export const RUN_EVENT_SCHEMA =
-  'https://events.jupyter.org/jupyter_mvdp/run/v1';
+  'https://events.jupyter.org/jupyter_mvdp/run/v2';
 
 /** The plugin's settings the plan editor reads (schema/lab/plugin.json). */
 export interface IPlanSettings {

@@ -1,1 +1,4 @@
 import './base.css';
+import './leaderboard.css';
+import './ab.css';
+import './optimize.css';

@@ -111,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="local",
         help="celery: also Redis and two Celery workers (queues default and ml)",
     )
+    p.add_argument(
+        "--cold-kernels",
+        action="store_true",
+        help="every point starts a fresh kernel (default: forked from its worker's zygote)",
+    )
     return parser
 
 
@@ -331,7 +336,9 @@ def _cancel(args) -> int:
 def _dev_airflow(args) -> int:
     from ..targets.airflow.dev import serve_forever
 
-    return serve_forever(port=args.port, home=args.home, executor=args.executor)
+    return serve_forever(
+        port=args.port, home=args.home, executor=args.executor, warm_kernels=not args.cold_kernels
+    )
 
 
 _COMMANDS = {
@@ -411,7 +418,10 @@ def _from_cwd(manager, doc: dict) -> dict:
         full = (folder / Path(path).name).resolve()
         return str(full.relative_to(cwd)) if full.is_relative_to(cwd) else str(full)
 
-    doc = {**doc, "points": [{**p, "output": fix(p["output"])} for p in doc["points"]]}
+    if "points" in doc:  # a run's document; the list's entries are summaries
+        doc = {**doc, "points": [{**p, "output": fix(p["output"])} for p in doc["points"]]}
+    else:
+        doc = dict(doc)
     if doc.get("best"):
         doc["best"] = {**doc["best"], "output": fix(doc["best"]["output"])}
     return doc

@@ -69,25 +69,37 @@ class Progress:
         self.manager, self.run_id, self.quiet = manager, run_id, quiet
         self.start = time.monotonic()
         self.tty = sys.stderr.isatty()
+        self._parameters: dict[str, dict] | None = None  # read once, not per tick
+        self._said: set[str] = set()  # points whose line is printed
+        self._state, self._counts = "queued", {}
 
     def update(self, events: list[dict]) -> None:
+        """One tick's events: a line per point that finished, the status line from the
+        events' counts (nothing here reads every point again)."""
         if self.quiet:
             return
-        doc = self.manager.document(self.run_id)
-        params_of = {p["id"]: p for p in doc["points"]}
+        if self._parameters is None:
+            self._parameters = self.manager.point_parameters(self.run_id)
         for e in events:
-            if e["kind"] == "point" and e["state"] in ("success", "failed"):
-                p = params_of[e["point_id"]]
-                values = " ".join(f"{k}={format_value(v)}" for k, v in p["parameters"].items())
-                result = e["error"] or " ".join(
-                    f"{k}={format_value(v)}" for k, v in p["metrics"].items()
-                )
-                self._line(f"{SYMBOLS[e['state']]} {e['point_id']} {values}  {result}")
-            elif e["kind"] == "run" and e.get("message"):
-                self._line(f"run {e['state']}: {e['message']}")
-        status = f"[{time.monotonic() - self.start:5.1f}s] {doc['state']}  {counts(doc)}"
+            if e["kind"] == "points":
+                self._counts = e["counts"]
+                for p in e["points"]:
+                    if p["state"] in ("success", "failed") and p["id"] not in self._said:
+                        self._said.add(p["id"])
+                        self._finished(p)
+            elif e["kind"] == "run":
+                self._state = e["state"] or self._state
+                if e.get("message"):
+                    self._line(f"run {e['state']}: {e['message']}")
+        status = f"[{time.monotonic() - self.start:5.1f}s] {self._state}  {counts({'counts': self._counts})}"
         if self.tty:
             print(f"\r\033[K{printable(status)}", end="", file=sys.stderr, flush=True)
+
+    def _finished(self, p: dict) -> None:
+        parameters = (self._parameters or {}).get(p["id"], {})
+        values = " ".join(f"{k}={format_value(v)}" for k, v in parameters.items())
+        result = p["error"] or " ".join(f"{k}={format_value(v)}" for k, v in p["metrics"].items())
+        self._line(f"{SYMBOLS[p['state']]} {p['id']} {values}  {result}")
 
     def _line(self, text: str) -> None:
         prefix = "\r\033[K" if self.tty else ""
@@ -105,10 +117,18 @@ def print_run(doc: dict) -> None:
     say(f"state {doc['state']}  strategy {strategy['kind']}  points {counts(doc)}")
     if doc["message"]:
         say(f"message: {doc['message']}")
-    if doc["outcome"]:
+    if doc.get("ab"):  # an A/B test: both variants and the verdict in words (cli/abtest.py)
+        from .abtest import print_ab
+
+        print_ab(doc["ab"], doc["reason"])
+    elif doc["outcome"]:
         say(f"canary: {doc['outcome']}: {doc['reason']}")
     elif doc["reason"]:
         say(f"stopped: {doc['reason']}")
+    if doc.get("optimize"):  # the search: best point, history, importance (cli/optimize.py)
+        from .optimize import print_optimize
+
+        print_optimize(doc)
     rows = leaderboard(doc["points"], metric, goal)
     names = sorted({k for p in doc["points"] for k in p["parameters"]})
     metrics = numeric_metric_names(p["metrics"] for p in doc["points"])

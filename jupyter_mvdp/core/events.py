@@ -1,20 +1,22 @@
-"""The run-status events, built in one place to match ``event_schemas/run/v1.yaml``.
+"""The run-status events, built in one place to match ``event_schemas/run/v2.yaml``.
 
-The manager emits one event per change of a run (its state, a point's state or metrics, the
-canary's outcome) on jupyter_server's event bus; the lab applies them to the run it loaded
+The manager emits the changes of a run (its state, the canary's outcome, and per sync tick one
+``points`` event with only the points that changed) on jupyter_server's event bus; the lab applies them to the run it loaded
 over REST. Every event the server sends is built by one of these functions, and the tests
 validate each kind against the schema, so the schema and the code cannot drift.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
 from .models import PointStatus
+from .runtime import json_safe
 
-SCHEMA_ID: Final = "https://events.jupyter.org/jupyter_mvdp/run/v1"
-SCHEMA_PATH: Final = Path(__file__).resolve().parent.parent / "event_schemas" / "run" / "v1.yaml"
+SCHEMA_ID: Final = "https://events.jupyter.org/jupyter_mvdp/run/v2"
+SCHEMA_PATH: Final = Path(__file__).resolve().parent.parent / "event_schemas" / "run" / "v2.yaml"
 
 _UNSET: Any = object()
 
@@ -34,21 +36,34 @@ def run_changed(
     return event
 
 
-def point_changed(point_id: str, status: PointStatus) -> dict:
-    """A point's state (or its tries) changed."""
-    return {
-        "kind": "point",
-        "point_id": point_id,
+#: the most points one event carries (a tick that ends a 10,000-point run sends a few)
+BATCH = 500
+
+
+def point_entry(point_id: str, status: PointStatus) -> dict:
+    """A point as a ``points`` event carries it: its status; parameters only where a round
+    decided them (optimize), else the run's document has them."""
+    entry = {
+        "id": point_id,
         "state": status.state,
         "error": status.error,
         "output": status.output,
         "tries": status.tries,
+        "metrics": json_safe(status.metrics) if isinstance(status.metrics, dict) else {},
     }
+    if status.parameters is not None:
+        entry["parameters"] = json_safe(status.parameters)
+    return entry
 
 
-def metrics_recorded(point_id: str, metrics: dict) -> dict:
-    """A point's notebook recorded metrics (read from its output)."""
-    return {"kind": "metrics", "point_id": point_id, "metrics": metrics}
+def points_changed(changed: Mapping[str, PointStatus], counts: Mapping[str, int]) -> list[dict]:
+    """The points that changed in one sync tick, in events of at most ``BATCH`` points, each
+    with the run's ``counts`` per state after the tick."""
+    entries = [point_entry(pid, status) for pid, status in changed.items()]
+    return [
+        {"kind": "points", "points": entries[i : i + BATCH], "counts": dict(counts)}
+        for i in range(0, len(entries), BATCH)
+    ]
 
 
 def outcome_decided(outcome: str, reason: str | None) -> dict:

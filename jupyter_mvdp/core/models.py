@@ -48,7 +48,7 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Strategy:
-    kind: Literal["grid", "early_stop", "canary"] = "grid"
+    kind: Literal["grid", "early_stop", "canary", "optimize", "ab"] = "grid"
     metric: str | None = None
     goal: Literal["max", "min"] = "max"
     target: float | None = None  # early_stop: stop once the best metric reaches it
@@ -57,12 +57,26 @@ class Strategy:
     baseline: float | None = None  # canary: fixed metric to beat (else the last champion)
     tolerance: float = 0.0  # canary: how much worse than the baseline is still accepted
     deploy_notebook: str | None = None  # canary: run on deploy with the winning parameters
+    sampler: str | None = None  # optimize: Optuna's sampler (runtime.OPTIMIZE_SAMPLERS; tpe)
+    # ab (core/abtest.py): variants A (parameters, or "champion") and B, the replicate
+    # parameter and how many replicates, the test's alpha, promote B when it is better
+    a: dict | str | None = None
+    b: dict | None = None
+    replicate: str | None = None
+    replicates: int | None = None
+    alpha: float = 0.05
+    promote: bool = False
 
     def to_json(self) -> dict:
         keys = {
             "grid": ("metric", "goal"),
             "early_stop": ("metric", "goal", "target", "budget", "seed"),
             "canary": ("metric", "goal", "baseline", "tolerance", "deploy_notebook"),
+            "optimize": ("metric", "goal", "target", "budget", "seed", "sampler"),
+            "ab": (
+                *("metric", "goal", "a", "b", "replicate", "replicates", "alpha"),
+                *("promote", "deploy_notebook"),
+            ),
         }[self.kind]
         out: dict[str, Any] = {"kind": self.kind}
         for key in keys:
@@ -212,7 +226,7 @@ def _schema_error(error) -> dict:
 
 
 def _strategy_error(kind, error) -> str:
-    kinds = ("grid", "early_stop", "canary")
+    kinds = _strategy_kinds()
     if kind not in kinds:
         return f"strategy kind must be one of {', '.join(kinds)} (got {kind!r})"
     sub = next(
@@ -224,6 +238,13 @@ def _strategy_error(kind, error) -> str:
     if sub.validator == "additionalProperties":
         return _schema_error(sub)["message"]
     return f"{where + ': ' if where != 'strategy' else ''}{sub.message}"
+
+
+@cache
+def _strategy_kinds() -> tuple[str, ...]:
+    """The strategy kinds, in the order of the schema's ``oneOf`` (``<kind>_strategy``)."""
+    refs = plan_schema()["properties"]["strategy"]["oneOf"]
+    return tuple(r["$ref"].rsplit("/", 1)[-1].removesuffix("_strategy") for r in refs)
 
 
 def _notify_error(error) -> str:
@@ -278,9 +299,14 @@ class PointStatus:
     #: every try of the point so far, oldest first: ``{"try", "state", "error", "started",
     #: "finished"}`` (more than one when the plan has ``retries``)
     tries: list[dict[str, Any]] = field(default_factory=list)
+    #: optimize: the parameters its round's ask decided (else the spec's point has them)
+    parameters: dict[str, Any] | None = None
 
     def to_json(self) -> dict:
-        return asdict(self)
+        doc = asdict(self)
+        if doc["parameters"] is None:
+            del doc["parameters"]
+        return doc
 
 
 @dataclass
@@ -292,6 +318,8 @@ class Snapshot:
     outcome: Literal["deploy", "alert"] | None = None
     reason: str | None = None
     message: str | None = None  # a target-level error, e.g. the DAG run failed
+    #: what the run says once, in its document's warnings (why its kernels were not warm)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -316,6 +344,8 @@ class RunSpec:
     notebook_path: str | None = None
     #: canary: the sha256 of the deploy notebook's bytes
     deploy_notebook_sha256: str | None = None
+    #: optimize: the search space (core/optimize.py), built once at submit
+    space: dict[str, Any] | None = None
     #: the plan's files, as read at submit: ``[{"path" (relative to the notebook's folder),
     #: "sha256", "size"}]``
     files: list[dict[str, Any]] = field(default_factory=list)

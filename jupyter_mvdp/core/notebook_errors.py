@@ -1,18 +1,17 @@
-"""Why an executed notebook failed, in one line: ``cell N: Name: message``.
+"""Why an executed notebook failed, in one line: ``In [n]: Name: message``.
 
 Read from the notebook papermill wrote (the local runner's and Airflow's alike), so every
-target reports a failed point the same way. N is the cell's index in the input notebook (what
-``jupyter mvdp tag --cell`` takes and the lab shows): papermill's own cells (the injected
-parameters, the error banners) are not counted. When the kernel sent no error output (IPython
-prints a magic's UsageError on stderr) the message is the cell's last stderr line.
+target reports a failed point the same way. The cell is named as the user finds it in that
+output notebook: by its prompt, ``In [n]`` (the execution count, as papermill's own error
+banner names it), or, for a cell without one, ``cell N``, its position there counted from 1
+(as JupyterLab's status bar counts). When the kernel sent no error output (IPython prints a
+magic's UsageError on stderr) the message is the cell's last stderr line.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-
-from .runtime import INJECTED_TAG  # the cell papermill adds after the parameters cell
 
 ERROR_MARKER_TAG = "papermill-error-cell-tag"  # papermill.execute.ERROR_MARKER_TAG
 
@@ -55,27 +54,32 @@ def _chained_cause(traceback: Sequence[str]) -> str | None:
     return None
 
 
+def cell_name(execution_count: object, position: int) -> str:
+    """A cell as the output notebook shows it: ``In [n]``, else ``cell N`` (N from 1)."""
+    if isinstance(execution_count, int) and not isinstance(execution_count, bool):
+        return f"In [{execution_count}]"
+    return f"cell {position}"
+
+
 def notebook_error(nb: Mapping) -> str | None:
     """The first failure papermill recorded in an executed notebook, or None."""
-    index = -1
-    for cell in nb.get("cells") or []:
+    for position, cell in enumerate(nb.get("cells") or [], start=1):
         tags = (cell.get("metadata") or {}).get("tags") or []
         if ERROR_MARKER_TAG in tags:
             continue
-        if INJECTED_TAG not in tags:
-            index += 1
+        name = cell_name(cell.get("execution_count"), position)
         clean_exit = False
         for output in cell.get("outputs") or []:
             if output.get("output_type") == "error":
                 if output.get("ename") == "SystemExit" and output.get("evalue") in ("", "0"):
                     clean_exit = True  # papermill takes sys.exit() / sys.exit(0) for success
                     continue
-                return f"cell {index}: " + one_line(
+                return f"{name}: " + one_line(
                     output.get("ename", ""), output.get("evalue", ""), output.get("traceback")
                 )
         failed = ((cell.get("metadata") or {}).get("papermill") or {}).get("exception")
         if failed and not clean_exit:
-            return f"cell {index}: " + _stderr_reason(cell)
+            return f"{name}: " + _stderr_reason(cell)
     return None
 
 

@@ -11,6 +11,7 @@ imports: in Airflow it is a top-level module.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import html
 import json
@@ -158,7 +159,8 @@ def leaderboard(
         if r.get("state", "success") == "success"
         and metric_value(r.get("metrics"), metric) is not None
     ]
-    rest = [r for r in rows if not any(r is s for s in scored)]
+    chosen = {id(r) for r in scored}  # by identity: linear, whatever the grid's size
+    rest = [r for r in rows if id(r) not in chosen]
     sign = -1 if goal == "max" else 1
     scored.sort(key=lambda r: sign * metric_value(r["metrics"], metric))
     for rank, row in enumerate(scored, 1):
@@ -287,6 +289,383 @@ def canary_decision(
         "alert",
         f"{metric} {candidate:g} is {word} {source} {baseline:g} (tolerance {tol:g}, bound {bound:g})",
     )
+
+
+# --- optimize: Bayesian optimization in rounds (Optuna, imported only when asked) ----------
+
+#: the samplers a plan may name: those Optuna runs without further packages
+OPTIMIZE_SAMPLERS = ("tpe", "random")
+OPTUNA_LOCAL = "pip install 'jupyter-mvdp[optimize]'"  # what the local side lacks
+OPTUNA_WORKERS = "the Airflow workers need optuna: add optuna>=4 to their Python environment"
+
+
+def optimize_slots(budget: int) -> list[str]:
+    """The ids of an optimize run's points, in order: slots whose parameters each round's
+    ask decides (a run and its DAG know how many points there may be, not which)."""
+    return [f"opt-{i:04d}" for i in range(budget)]
+
+
+def _optuna(missing: str):
+    try:
+        import optuna
+    except ImportError:
+        raise RuntimeError(f"the optimize strategy needs optuna: {missing}") from None
+    return optuna
+
+
+def _distributions(optuna: Any, space: Mapping[str, Mapping[str, Any]]) -> dict:
+    """Optuna's distribution of each free dimension (``fixed`` ones are not searched), by
+    name: the space's key order is not part of the decision (a DAG embeds it sorted). A
+    categorical dimension is searched by index, so any JSON value can be a choice."""
+    d = optuna.distributions
+    found = {}
+    for name, dim in sorted(space.items()):
+        kind = dim["type"]
+        if kind == "float":
+            found[name] = d.FloatDistribution(dim["low"], dim["high"], log=bool(dim.get("log")))
+        elif kind == "int":
+            step = 1 if dim.get("log") else int(dim.get("step") or 1)
+            found[name] = d.IntDistribution(
+                int(dim["low"]), int(dim["high"]), log=bool(dim.get("log")), step=step
+            )
+        elif kind == "categorical":
+            found[name] = d.CategoricalDistribution(list(range(len(dim["choices"]))))
+    return found
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _internal(space: Mapping, dists: Mapping, parameters: Mapping[str, Any]) -> dict | None:
+    """A point's parameters as the study's values (None: the point is not of this space)."""
+    found = {}
+    for name, dist in dists.items():
+        if name not in parameters:
+            return None
+        value, dim = parameters[name], space[name]
+        if dim["type"] == "categorical":
+            keys = [_canonical(c) for c in dim["choices"]]
+            if _canonical(value) not in keys:
+                return None
+            value = keys.index(_canonical(value))
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if not dist._contains(dist.to_internal_repr(value)):
+            return None
+        found[name] = value
+    return found
+
+
+def _external(space: Mapping, params: Mapping[str, Any]) -> dict:
+    """The parameters a notebook gets: the asked values (ints as ints, a categorical's
+    choice itself) and the fixed ones, in the space's order."""
+    out = {}
+    for name, dim in space.items():
+        if dim["type"] == "fixed":
+            out[name] = dim["value"]
+        elif dim["type"] == "categorical":
+            out[name] = dim["choices"][params[name]]
+        elif dim["type"] == "int":
+            out[name] = int(params[name])
+        else:
+            out[name] = float(params[name])
+    return out
+
+
+def optimize_seed(seed: int, r: int) -> int:
+    """The sampler's seed for round ``r``: stable in every process, within numpy's range."""
+    return int(hashlib.sha256(f"{seed}:{r}".encode()).hexdigest()[:8], 16)
+
+
+def optimize_study(
+    space: Mapping[str, Mapping[str, Any]],
+    history: Iterable[Mapping[str, Any]],
+    *,
+    metric: str | None,
+    goal: str = "max",
+    sampler: str = "tpe",
+    seed: int = 0,
+    r: int = 0,
+    startup: int = 10,
+    missing: str = OPTUNA_LOCAL,
+):
+    """An Optuna study rebuilt from ``history`` (``{"parameters", "state", "metrics"}`` of
+    the points that ran, in order): a point that succeeded with a finite metric is told as
+    COMPLETE, any other that ran (failed, or without a finite metric) as FAIL; points that
+    did not run are left out. The sampler is seeded by (seed, r), so the same history asks
+    the same points in any process: locally and on Airflow alike. ``startup``: how many
+    points TPE draws at random before it models (callers pass the round size: the first
+    round is the random start, every later one is modelled)."""
+    optuna = _optuna(missing)
+    if sampler not in OPTIMIZE_SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r} (known: {', '.join(OPTIMIZE_SAMPLERS)})")
+    s = optimize_seed(seed, r)
+    import warnings
+
+    with warnings.catch_warnings():  # constant_liar is "experimental" in Optuna's words
+        warnings.simplefilter("ignore")
+        chosen = (
+            optuna.samplers.RandomSampler(seed=s)
+            if sampler == "random"
+            # constant_liar: points asked together (one round) spread out
+            else optuna.samplers.TPESampler(
+                seed=s, constant_liar=True, n_startup_trials=max(2, startup)
+            )
+        )
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per rebuilt study
+    try:
+        study = optuna.create_study(
+            sampler=chosen, direction="maximize" if goal == "max" else "minimize"
+        )
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    dists = _distributions(optuna, space)
+    complete, fail = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL
+    for point in history:
+        state = point.get("state")
+        if state not in ("success", "failed"):
+            continue
+        params = _internal(space, dists, point.get("parameters") or {})
+        if params is None:
+            continue
+        value = metric_value(point.get("metrics"), metric) if state == "success" else None
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params,
+                distributions=dists,
+                value=value,
+                state=complete if value is not None else fail,
+            )
+        )
+    return study
+
+
+def optimize_ask(
+    space: Mapping[str, Mapping[str, Any]],
+    history: Iterable[Mapping[str, Any]],
+    n: int,
+    **options: Any,
+) -> list[dict]:
+    """The next ``n`` points' parameters, given every point of the earlier rounds
+    (``history``; ``options``: optimize_study's). The one decision of the optimize
+    strategy: the local runner and the DAG's ask tasks both call it."""
+    study = optimize_study(space, history, **options)
+    dists = _distributions(_optuna(options.get("missing", OPTUNA_LOCAL)), space)
+    asked = []
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(n):
+            trial = study.ask(dists)
+            asked.append(_external(space, trial.params))
+    return asked
+
+
+# --- A/B test ------------------------------------------------------------------------------
+
+#: point ids of an A/B test start with their variant: "a-…" or "b-…"
+AB_VARIANTS = ("a", "b")
+#: up to this many pairs the sign-flip permutation test is exact (2**16 sign vectors);
+#: above it, the paired t-test
+AB_EXACT_MAX = 16
+AB_EXACT = "exact sign-flip permutation test"
+AB_T_TEST = "paired t-test"
+
+
+def ab_variant(point_id: Any) -> str | None:
+    """``"a"`` or ``"b"``: the variant an A/B test's point belongs to (its id's prefix)."""
+    head = str(point_id).split("-", 1)[0]
+    return head if head in AB_VARIANTS and str(point_id).startswith(head + "-") else None
+
+
+def ab_pairs(
+    points: Iterable[Mapping[str, Any]], metric: str | None, replicate: str
+) -> tuple[list[tuple[Any, float, float]], int]:
+    """``([(replicate value, a, b)], dropped)``: the pairs of an A/B test's points
+    (``{"id", "state", "parameters", "metrics"}``) that share a replicate value and where
+    both sides succeeded with a finite ``metric``; ``dropped`` counts the other pairs (a side
+    failed, was skipped or recorded no finite number). In replicate order of appearance."""
+    sides: dict[str, dict[str, float | None]] = {}
+    order: dict[str, Any] = {}
+    for p in points:
+        variant = ab_variant(p.get("id"))
+        if variant is None:
+            continue
+        value = (p.get("parameters") or {}).get(replicate)
+        key = json.dumps(value, sort_keys=True)
+        order.setdefault(key, value)
+        ok = p.get("state", "success") == "success"
+        sides.setdefault(key, {})[variant] = metric_value(p.get("metrics"), metric) if ok else None
+    pairs, dropped = [], 0
+    for key, value in order.items():
+        a, b = sides[key].get("a"), sides[key].get("b")
+        if a is None or b is None:
+            dropped += 1
+        else:
+            pairs.append((value, a, b))
+    return pairs, dropped
+
+
+def ab_min_pairs(alpha: float) -> int:
+    """The fewest pairs that can show a difference at ``alpha``: the exact test's smallest
+    two-sided p-value with n pairs is 2 / 2**n. Fewer pairs are inconclusive, never a win."""
+    n = 2
+    while 2.0 ** (1 - n) > alpha:
+        n += 1
+    return n
+
+
+def _mean(values: list[float]) -> float:
+    return math.fsum(values) / len(values)
+
+
+def _sign_flip(diffs: list[float], alpha: float) -> tuple[float, list[float] | None]:
+    """(two-sided p-value, confidence interval) of the exact sign-flip permutation test of
+    the mean difference: every one of the 2**n sign vectors is counted. The interval is
+    Hartigan's (1969): the k-th smallest and largest of the 2**n - 1 subset means, k =
+    floor(alpha * 2**(n-1)), which covers the true shift with probability 1 - 2k / 2**n
+    (None when k is 0: too few pairs to bound it)."""
+    total = math.fsum(diffs)
+    sums, sizes = [0.0], [0]
+    for d in diffs:  # every subset's sum and size, by doubling
+        sums += [s + d for s in sums]
+        sizes += [k + 1 for k in sizes]
+    # flipping the signs of subset S gives the statistic total - 2 * sum(S)
+    edge = abs(total) * (1 - 1e-12) - 1e-12 * (1 + max(map(abs, diffs)))
+    extreme = sum(1 for s in sums if abs(total - 2 * s) >= edge)
+    p = extreme / len(sums)
+    k = math.floor(alpha * len(sums) / 2)
+    if k == 0:
+        return p, None
+    means = sorted(s / n for s, n in zip(sums, sizes, strict=True) if n)
+    return p, [means[k - 1], means[-k]]
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """The continued fraction of the regularized incomplete beta (modified Lentz)."""
+    tiny, c, d = 1e-300, 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 500):
+        for num in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1 + num * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1) < 1e-15:
+            break
+    return h
+
+
+def incomplete_beta(a: float, b: float, x: float) -> float:
+    """The regularized incomplete beta function I_x(a, b)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    front = math.exp(
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    if x < (a + 1) / (a + b + 2):
+        return front * _betacf(a, b, x) / a
+    return 1 - front * _betacf(b, a, 1 - x) / b
+
+
+def t_sf2(t: float, df: float) -> float:
+    """Two-sided tail of Student's t: P(|T| >= |t|) with ``df`` degrees of freedom."""
+    return incomplete_beta(df / 2, 0.5, df / (df + t * t))
+
+
+@functools.lru_cache(maxsize=256)
+def t_quantile(q: float, df: float) -> float:
+    """The t with P(T <= t) = q (0.5 < q < 1), by bisection on the tail."""
+    lo, hi = 0.0, 1.0
+    while t_sf2(hi, df) > 2 * (1 - q):
+        hi *= 2
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if t_sf2(mid, df) > 2 * (1 - q) else (lo, mid)
+    return (lo + hi) / 2
+
+
+def _t_test(diffs: list[float], alpha: float) -> tuple[float, list[float]]:
+    """(two-sided p-value, 1 - alpha confidence interval) of the paired t-test."""
+    n, mean = len(diffs), _mean(diffs)
+    se = math.sqrt(math.fsum((d - mean) ** 2 for d in diffs) / (n - 1) / n)
+    half = t_quantile(1 - alpha / 2, n - 1) * se
+    if se == 0:
+        return (1.0 if mean == 0 else 0.0), [mean, mean]
+    return t_sf2(mean / se, n - 1), [mean - half, mean + half]
+
+
+def ab_test(diffs: list[float], alpha: float) -> dict:
+    """The paired test of the differences B - A: ``{"method", "p_value", "ci"}``, the exact
+    sign-flip permutation test up to AB_EXACT_MAX pairs, else the paired t-test."""
+    if len(diffs) <= AB_EXACT_MAX:
+        p, ci = _sign_flip(diffs, alpha)
+        return {"method": AB_EXACT, "p_value": p, "ci": ci}
+    p, ci = _t_test(diffs, alpha)
+    return {"method": AB_T_TEST, "p_value": p, "ci": ci}
+
+
+def ab_verdict(
+    points: Iterable[Mapping[str, Any]],
+    metric: str | None,
+    goal: str,
+    replicate: str,
+    alpha: float,
+) -> dict:
+    """Is B better than A on ``metric``, or is the difference noise? Pairs up the points by
+    their ``replicate`` value (``ab_pairs``) and tests the differences B - A at ``alpha``.
+    Returns ``{"verdict": "B better" | "A better" | "no significant difference" |
+    "inconclusive", "reason", "method", "p_value", "difference" (mean B - A), "ci",
+    "pairs", "dropped", "mean_a", "mean_b", "alpha", "metric", "goal"}``."""
+    pairs, dropped = ab_pairs(points, metric, replicate)
+    n = len(pairs)
+    out: dict[str, Any] = {
+        "verdict": "inconclusive",
+        "method": None,
+        "p_value": None,
+        "difference": None,
+        "ci": None,
+        "pairs": n,
+        "dropped": dropped,
+        "mean_a": _mean([a for _, a, _ in pairs]) if pairs else None,
+        "mean_b": _mean([b for _, _, b in pairs]) if pairs else None,
+        "alpha": alpha,
+        "metric": metric,
+        "goal": goal,
+    }
+    lost = f"; {dropped} pair{'s' * (dropped != 1)} left out (a side failed)" if dropped else ""
+    least = ab_min_pairs(alpha)
+    if n:
+        out["difference"] = _mean([b - a for _, a, b in pairs])
+    if n < least:
+        out["reason"] = (
+            f"inconclusive: {n} complete pair{'s' * (n != 1)} of {metric}, at least {least} are "
+            f"needed to show a difference at alpha {alpha:g}{lost}"
+        )
+        return out
+    out.update(ab_test([b - a for _, a, b in pairs], alpha))
+    diff, p = out["difference"], out["p_value"]
+    if p <= alpha and diff != 0:
+        out["verdict"] = "B better" if (diff > 0) == (goal == "max") else "A better"
+    else:
+        out["verdict"] = "no significant difference"
+    ci = out["ci"]
+    interval = f" ({1 - alpha:.0%} CI {ci[0]:+.4g} .. {ci[1]:+.4g})" if ci else ""
+    out["reason"] = (
+        f"{out['verdict']}: {metric} B - A = {diff:+.4g}{interval}, p = {p:.3g} "
+        f"({out['method']}, {n} pairs, alpha {alpha:g}){lost}"
+    )
+    return out
 
 
 # --- notices (the plan's ``notify``) -------------------------------------------------------

@@ -8,9 +8,15 @@ embedded as JSON, so a plan makes the same decisions wherever it runs:
 - ``early_stop`` ("stochastic grid search"): points shuffled with ``seed``, run in rounds of
   ``parallelism``; after each round stop when the best metric reached ``target`` or ``budget``
   points ran. Points never run are ``skipped``.
+- ``optimize``: Bayesian optimization (core/optimize.py; Optuna): ``budget`` slots in rounds
+  of ``parallelism``, each round's points asked given the earlier rounds; stops like
+  early_stop.
 - ``canary``: run the candidate (the notebook's defaults when the grid is empty, else the
   grid's best point) and compare it with the baseline (``baseline`` or the pipeline's last
   champion) within ``tolerance``: ``deploy`` or ``alert`` with a reason.
+- ``ab``: variants A and B, ``replicates`` runs each paired by a replicate parameter, one
+  batch; a paired test at ``alpha`` (runtime.ab_verdict) says which is better, if either;
+  with ``promote`` a better B becomes the champion (core/abtest.py).
 """
 
 from __future__ import annotations
@@ -26,6 +32,11 @@ from .runtime import best as best  # the shared rules, re-exported
 from .runtime import is_better as is_better
 from .runtime import metric_value as metric_value
 
+#: the strategies that may run a deploy notebook (canary: the candidate; ab: B, promoted)
+DEPLOYS = ("canary", "ab")
+#: the strategies that decide between rounds of ``parallelism`` points
+ROUNDS = ("early_stop", "optimize")
+
 
 def ordered(strategy: Strategy, points: Sequence[Point]) -> list[Point]:
     """Points in the order the strategy runs them (a seeded shuffle for early_stop)."""
@@ -37,7 +48,7 @@ def ordered(strategy: Strategy, points: Sequence[Point]) -> list[Point]:
 
 def budget(strategy: Strategy, n_points: int) -> int:
     """How many points may run at most."""
-    if strategy.kind == "early_stop":
+    if strategy.kind in ROUNDS:
         return runtime.budget(n_points, strategy.budget)
     return n_points
 
@@ -46,11 +57,12 @@ def rounds(strategy: Strategy, points: Sequence[Point], parallelism: int) -> lis
     """Batches of points, each decided on before the next starts. ``points`` are already in
     the strategy's order (``ordered``), as RunSpec.points and the DAG's conf hold them.
 
-    Only early_stop decides between rounds; grid and canary run everything as one round
-    (the executor still bounds how many run at once). Rounds are runtime.round_slice's.
+    Only early_stop and optimize (whose points are slots, asked round by round) decide
+    between rounds; grid and canary run everything as one round (the executor still bounds
+    how many run at once). Rounds are runtime.round_slice's.
     """
     points = list(points)
-    if strategy.kind != "early_stop":
+    if strategy.kind not in ROUNDS:
         return [points] if points else []
     n = runtime.n_rounds(len(points), parallelism, strategy.budget)
     slices = (runtime.round_slice(r, len(points), parallelism, strategy.budget) for r in range(n))
@@ -67,7 +79,7 @@ def should_stop(
 ) -> tuple[bool, str | None]:
     """After a round: stop now? ``metrics_so_far``: of the points that succeeded. Returns
     (stop, reason)."""
-    if strategy.kind != "early_stop":
+    if strategy.kind not in ROUNDS:
         return False, None
     top = best(((None, m) for m in metrics_so_far), strategy.metric, strategy.goal)
     return runtime.should_stop(

@@ -31,6 +31,7 @@ from ..core import grid
 from ..core.models import Plan, Snapshot
 from ..core.naming import is_run_id, new_run_id, pipeline_id
 from ..core.policy import Policies
+from ..core.strategies import DEPLOYS
 from ..exceptions import (
     InvalidPlan,
     MvdpError,
@@ -167,7 +168,7 @@ class HubService:
             )
         inside = f"{folder.relative_to(self.work).as_posix()}/{rel}"
         self._write(inside, body["content"])
-        name = plan.strategy.deploy_notebook if plan.strategy.kind == "canary" else None
+        name = plan.strategy.deploy_notebook if plan.strategy.kind in DEPLOYS else None
         if name:
             if not isinstance(body.get("deploy_content"), dict):
                 raise MvdpError("deploy_content: the canary's deploy notebook is missing")

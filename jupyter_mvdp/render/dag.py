@@ -36,7 +36,7 @@ from pathlib import Path, PurePosixPath
 import jinja2
 
 from .. import __version__
-from ..core import contract, notify, runtime, schedules, strategies
+from ..core import contract, notify, optimize, runtime, schedules, strategies
 from ..core.grid import point_id
 from ..core.models import Plan, Point
 from ..exceptions import NoKernel
@@ -45,6 +45,8 @@ _TITLES = {
     "grid": "Grid search",
     "early_stop": "Early-stopping (stochastic) grid search",
     "canary": "Canary test",
+    "optimize": "Bayesian optimization (Optuna)",
+    "ab": "A/B test",
 }
 
 
@@ -110,6 +112,7 @@ def render_dag(
     inputs: dict | None = None,
     store: str | None = None,
     target: str = "",
+    space: dict | None = None,
 ) -> str:
     """The DAG source for ``plan`` over ``points`` (already in the strategy's order).
 
@@ -127,7 +130,7 @@ def render_dag(
     size = contract.parallelism_of(plan)
     if strategy.kind == "canary" and not points:  # no grid: the notebook's own defaults
         points = [Point(point_id({}), {})]
-    if strategy.kind != "canary":
+    if strategy.kind not in strategies.DEPLOYS:
         deploy_notebook = None
     name = PurePosixPath(notebook.rstrip("/")).name or notebook
     inputs = inputs or here(notebook, deploy_notebook)
@@ -139,6 +142,7 @@ def render_dag(
         champion=champion,
         target=target,
         inputs=inputs,
+        space=space,
     )
     settings = {
         "dag_id": dag_id,
@@ -185,6 +189,7 @@ def render_dag(
         executor=plan.executor,
         notify=bool(plan.notify),
         notify_end=notify.listens_to_end(plan),
+        promote=strategy.kind == "ab" and strategy.promote,
         settings_literal=_literal(settings),
         version_literal=_literal(version),
     )
@@ -216,6 +221,7 @@ def version_document(
     champion: float | None,
     target: str,
     inputs: dict,
+    space: dict | None = None,
 ) -> dict:
     """What a run of the pipeline runs, beyond the DAG's structure: its points and their
     parameters, the settings of its decisions, its input notebooks and files (by sha256;
@@ -235,12 +241,34 @@ def version_document(
         "kernel": kernel,
         "input": inputs.get("input"),
         "notebook": inputs.get("notebook"),
-        "deploy_notebook": inputs.get("deploy_notebook") if strategy.kind == "canary" else None,
+        "deploy_notebook": (
+            inputs.get("deploy_notebook") if strategy.kind in strategies.DEPLOYS else None
+        ),
         "files": list(inputs.get("files") or []),
         "runtime": {"module": module, "sha256": hashlib.sha256(source.encode()).hexdigest()},
-        "decisions": {**_decisions(plan, champion), "parallelism": contract.parallelism_of(plan)},
+        "decisions": {
+            **_decisions(plan, champion),
+            "parallelism": contract.parallelism_of(plan),
+            **_optimize_decisions(plan, space),
+            **_ab_decisions(plan),
+        },
         "points": [p.to_json() for p in points],
     }
+
+
+def _optimize_decisions(plan: Plan, space: dict | None) -> dict:
+    """optimize: the search space and the ask's settings (runtime.optimize_ask's arguments)."""
+    if plan.strategy.kind != "optimize":
+        return {}
+    return {"optimize": {"space": space or {}, **optimize.settings(plan.strategy)}}
+
+
+def _ab_decisions(plan: Plan) -> dict:
+    """ab: runtime.ab_verdict's settings and whether a better B is promoted."""
+    s = plan.strategy
+    if s.kind != "ab":
+        return {}
+    return {"ab": {"replicate": s.replicate, "alpha": s.alpha, "promote": s.promote}}
 
 
 def version_digest(version: dict) -> str:
@@ -301,6 +329,31 @@ def _summary(plan: Plan, n: int) -> str:
             f"{contract.TASKS['check_round'].format('<r>')} stops "
             f"the search (the later rounds are skipped) once {s.metric} reaches {s.target:g} "
             f"({goal} is better) or {strategies.budget(s, n)} points have run."
+        )
+    if s.kind == "optimize":
+        return (
+            f"Searches the grid's ranges and lists with Optuna ({s.sampler or 'tpe'}, seed "
+            f"{s.seed}): up to {contract.n_rounds(plan, n)} rounds of {size} points, "
+            f"{contract.TASKS['ask_round'].format('<r>')} asking each round's points given the "
+            f"earlier rounds' results, until {strategies.budget(s, n)} points have run"
+            + (f" or {s.metric} reaches {s.target:g}" if s.target is not None else "")
+            + f" ({goal} is better). The workers need optuna."
+        )
+    if s.kind == "ab":
+        tasks = contract.TASKS
+        promote = (
+            f"; when B is better, {tasks['deploy']} promotes it (the champion"
+            + (f", and {s.deploy_notebook} runs with B's parameters)" if s.deploy_notebook else ")")
+            + f", else {tasks['keep']}"
+            if s.promote
+            else f", then branches to {tasks['keep']}"
+        )
+        return (
+            f"Runs variant A and variant B {s.replicates} times each ({s.replicate} = 0 .. "
+            f"{(s.replicates or 0) - 1}, the same for both, so the results pair up), at most "
+            f"{size} at a time; {tasks['decide']} tests the paired differences of {s.metric} "
+            f"({goal} is better) at alpha {s.alpha:g} (exact sign-flip permutation test up to "
+            f"{runtime.AB_EXACT_MAX} pairs, else the paired t-test){promote}."
         )
     tasks = contract.TASKS
     baseline = f"the baseline {s.baseline:g}" if s.baseline is not None else "the last champion"

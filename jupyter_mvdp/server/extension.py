@@ -27,6 +27,7 @@ from ..service.store import RunStore, default_db_path
 from ..service.storefile import UnavailableStore
 from ..service.watcher import Watcher
 from ..targets import build_targets, target_class
+from .compare import hide_papermill_metadata
 from .handlers import routes
 from .outputs import contents_saver
 
@@ -191,6 +192,8 @@ class MvdpApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())
+        # nbdime's extension resets its differs as it loads: ours go in once all are loaded
+        IOLoop.current().add_callback(hide_papermill_metadata)
 
     def _watch_stop_signals(self) -> None:
         """SIGTERM, SIGHUP (and SIGINT without a terminal) stop the server cleanly, and the

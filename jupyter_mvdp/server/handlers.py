@@ -47,6 +47,11 @@ class MvdpHandler(APIHandler):
             return self.manager.user
         return self.current_user.username
 
+    def page_args(self) -> dict:
+        """The page query's arguments given (sort, order, state, offset, limit)."""
+        names = ("sort", "order", "state", "offset", "limit")
+        return {n: v for n in names if (v := self.get_query_argument(n, None)) is not None}
+
     def body(self, kind: str) -> dict:
         """The request body, parsed strictly and checked against its schema (documents.py)."""
         return documents.body(self.request.body, kind)
@@ -183,7 +188,8 @@ class RunsHandler(MvdpHandler):
     @authorized
     async def get(self):
         # warnings: what went wrong with the run store itself (set aside, missing)
-        runs, warnings = self.manager.documents(self.user), self.manager.store_notices()
+        runs = await asyncio.to_thread(self.manager.documents, self.user)
+        warnings = self.manager.store_notices()
         self.finish({"runs": runs, "warnings": warnings})
 
     @web.authenticated
@@ -199,7 +205,7 @@ class RunsHandler(MvdpHandler):
         await asyncio.to_thread(manager.target(spec.target).check)
         run_id = await asyncio.to_thread(manager.start, spec, True, self.user)
         self.set_status(202)
-        self.finish(self.manager.document(run_id, self.user))
+        self.finish(self.manager.view(run_id, self.user))
 
 
 class RunHandler(MvdpHandler):
@@ -208,7 +214,10 @@ class RunHandler(MvdpHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str):
-        self.finish(self.manager.document(run_id, self.user))
+        """The run's summary and its first page of points (``?sort=&order=&state=&limit=``
+        as for its points)."""
+        doc = await asyncio.to_thread(self.manager.view, run_id, self.user, **self.page_args())
+        self.finish(doc)
 
     @web.authenticated
     @authorized
@@ -226,7 +235,19 @@ class CancelHandler(MvdpHandler):
     @authorized
     async def post(self, run_id: str):
         await asyncio.to_thread(self.manager.cancel, run_id, self.user)
-        self.finish(self.manager.document(run_id, self.user))
+        self.finish(self.manager.view(run_id, self.user))
+
+
+class PointsHandler(MvdpHandler):
+    """A page of a run's points, sorted and filtered on the server (core/document.py)."""
+
+    auth_resource = AUTH_RUNS
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str):
+        page = await asyncio.to_thread(self.manager.points, run_id, self.user, **self.page_args())
+        self.finish(page)
 
 
 class DagHandler(MvdpHandler):
@@ -302,5 +323,6 @@ def routes() -> list[tuple[str, type]]:
         (run, RunHandler),
         (run + r"/cancel", CancelHandler),
         (run + r"/dag", DagHandler),
+        (run + r"/points", PointsHandler),
         (run + r"/points/(?P<point_id>[\w-]+)/log", LogHandler),
     ]

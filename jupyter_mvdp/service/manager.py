@@ -19,9 +19,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..core import contract, events, filemodes, grid, params, runtime, shipping, strategies
-from ..core.document import run_document
+from ..core import (
+    abtest,
+    contract,
+    events,
+    filemodes,
+    grid,
+    optimize,
+    params,
+    runtime,
+    shipping,
+    strategies,
+)
+from ..core.document import page_query, run_document
 from ..core.history import history_document
+from ..core.logs import clean_log
 from ..core.models import FINISHED_RUN_STATES, Plan, Point, RunSpec
 from ..core.naming import current_user, legacy_pipeline_id, new_run_id, pipeline_id
 from ..core.policy import Policies, Policy, too_many_runs
@@ -48,6 +60,7 @@ from .snapshots import FileDigests
 from .store import RunStore, spec_to_json
 from .sync import RunSync
 from .unreachable import DEFAULT_UNREACHABLE_LIMIT, UnreachablePolicy
+from .views import RunViews
 
 log = logging.getLogger("jupyter_mvdp")
 Emit = Callable[[dict], None]
@@ -97,7 +110,10 @@ class RunManager:
         self.file_limit, self.files_limit = file_limit, files_limit
         self.digests = FileDigests()
         self.outputs = OutputImporter(self.root, save_output, shared_outputs)
-        self._sync = RunSync(store, targets, self.outputs, self.unreachable, self._emit)
+        self.views = RunViews(store)  # what REST reads: summaries, pages (views.py)
+        self._sync = RunSync(
+            store, targets, self.outputs, self.unreachable, self._emit, self.views.patch
+        )
         self.owner = Owner.here()
         self.leases = LeaseKeeper(store.renew, self.owner, self._lost)
         self.discovery = Discovery(store, targets, self._emit, self._record)
@@ -133,7 +149,7 @@ class RunManager:
 
     def deploy_notebook(self, notebook: str, plan: Plan) -> Path | None:
         """The canary's deploy notebook (next to the notebook), through the same gate."""
-        name = plan.strategy.deploy_notebook if plan.strategy.kind == "canary" else None
+        name = plan.strategy.deploy_notebook if plan.strategy.kind in strategies.DEPLOYS else None
         if name is None:
             return None
         rel = self.relative(self.resolve(notebook))
@@ -160,8 +176,22 @@ class RunManager:
         plan = plan if isinstance(plan, Plan) else Plan.from_json(plan)
         found = params.inspect(nb if nb is not None else params.read_notebook(path), plan.kernel)
         checked = found.parameters if found.checked else None  # else any name, unchecked
+        if plan.strategy.kind == "optimize":  # the space is checked; rounds ask the points
+            optimize.search_space(plan.grid, checked)
+            return path, plan, optimize.slots(plan.strategy)
         points = grid.expand(plan.grid, checked, limit=self.grid_limit)
         return path, plan, strategies.ordered(plan.strategy, points)
+
+    def ab_points(self, nb, plan: Plan, base: list[Point], pipeline: str, legacy) -> list[Point]:
+        """An A/B test's points (core/abtest.py): A is the pipeline's champion's parameters
+        when the plan says ``a: "champion"``."""
+        found = params.inspect(nb, plan.kernel)
+        crowned = None
+        if plan.strategy.a == abtest.CHAMPION:
+            metric = plan.strategy.metric
+            crowned = champion.champion_parameters(self.store, pipeline, metric, legacy)
+        checked = found.parameters if found.checked else None
+        return abtest.points(plan.strategy, base, checked, crowned)
 
     def kernel_for(self, path: Path, plan: Plan, target: Target, nb=None) -> str:
         """The kernel the points run on: the plan's, the target's, else the notebook's own.
@@ -222,6 +252,12 @@ class RunManager:
                 errors.extend(g for g in grid_errors if g not in errors)
         if plan is not None:
             size, errors = grid.check(plan.grid, parameters, self.grid_limit)
+            if plan.strategy.kind == "optimize":  # a search space, not a grid to expand
+                size, errors = plan.strategy.budget, optimize.check(plan.grid, parameters)
+                errors += optimize.optuna_problems(target.capabilities.runs_in_process)
+            if plan.strategy.kind == "ab":  # the variants' replicates (abtest.py)
+                errors.extend(abtest.problems(plan.strategy, plan.grid, parameters))
+                size = 2 * (plan.strategy.replicates or 0)
             try:
                 self.deploy_notebook(notebook, plan)
             except MvdpError as e:
@@ -309,6 +345,11 @@ class RunManager:
         rel = self.relative(path)
         legacy = None if pipeline else (legacy_pipeline_id(owner, rel), owner, rel)
         pipeline = pipeline or pipeline_id(owner, rel)
+        if plan.strategy.kind == "ab":  # the variants' replicates; A perhaps the champion
+            points = self.ab_points(nb, plan, points, pipeline, legacy)
+            refused = self.policy_errors(plan, target, owner, len(points))
+            if refused:
+                raise PolicyViolation.of(refused)
         run_id = new_run_id()
         best = None
         if plan.strategy.kind == "canary":
@@ -334,6 +375,13 @@ class RunManager:
                 **({runtime.sha256_of(deploy_data): deploy_data} if deploy_data else {}),
             },
         )
+        if plan.strategy.kind == "optimize":
+            for problem in optimize.optuna_problems(target.capabilities.runs_in_process):
+                raise InvalidPlan(problem["message"], errors=[problem])
+            found = params.inspect(nb, plan.kernel)
+            spec.space = optimize.search_space(
+                plan.grid, found.parameters if found.checked else None
+            )
         spec.dag_source = target.render(spec)
         return spec
 
@@ -639,8 +687,21 @@ class RunManager:
         return run_document(self.store.run_record(run_id, user))
 
     def documents(self, user: str | None = None) -> list[dict]:
-        """``user``'s runs (every run without one), newest first."""
-        return [self.document(r) for r in self.store.run_ids(user)]
+        """``user``'s runs (every run without one), newest first, each without its points
+        (``core.document.run_summary``): the run list, whatever the runs' sizes."""
+        return self.views.summaries(user)
+
+    def view(self, run_id: str, user: str | None = None, **query) -> dict:
+        """The run as REST shows it: its summary and one page of its points (views.py)."""
+        return self.views.document(run_id, user, **query)
+
+    def points(self, run_id: str, user: str | None = None, **query) -> dict:
+        """A page of the run's points, sorted and filtered (``core.document.page_query``)."""
+        return self.views.page(run_id, user, page_query(**query))
+
+    def point_parameters(self, run_id: str) -> dict[str, dict]:
+        """Each point's parameters, by id (the CLI's progress lines)."""
+        return {p.id: p.parameters for p in self.store.spec(run_id).points}
 
     def dag_source(self, run_id: str, user: str | None = None) -> str:
         self.store.run_record(run_id, user)  # RunNotFound for someone else's run
@@ -684,7 +745,7 @@ class RunManager:
             point_id == "deploy" and spec.deploy_notebook
         ):
             raise RunNotFound(f"Run {run_id} has no point {point_id!r}")
-        return self.target(spec.target).logs(spec, point_id)
+        return clean_log(self.target(spec.target).logs(spec, point_id))
 
     def follows_from_here(self, run_id: str) -> bool:
         """Can this process follow the run (poll its target)? A run hosted by another

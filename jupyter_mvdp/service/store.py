@@ -78,7 +78,16 @@ CREATE TABLE IF NOT EXISTS notices (
 );
 """
 
-_RUN_FIELDS = ("state", "progress", "outcome", "reason", "message", "finished", "unreachable_since")
+_RUN_FIELDS = (
+    "state",
+    "progress",
+    "outcome",
+    "reason",
+    "message",
+    "finished",
+    "unreachable_since",
+    "warnings",
+)
 _POINT_FIELDS = ("state", "metrics", "output", "error", "started", "finished", "tries")
 # columns added after the first release: (table, column, declaration) added to older files
 _ADDED_COLUMNS = (
@@ -89,6 +98,7 @@ _ADDED_COLUMNS = (
     ("runs", "owner_started", "REAL"),
     ("runs", "owner_token", "TEXT"),
     ("runs", "lease_expires", "REAL"),
+    ("runs", "warnings", "TEXT"),  # JSON: Snapshot.warnings
 )
 #: a run's owner: the columns ownership.Owner.columns() fills
 OWNER_FIELDS = ("owner_host", "owner_pid", "owner_started", "owner_token", "lease_expires")
@@ -285,15 +295,17 @@ class RunStore(PipelineRecords):
                 s.started,
                 s.finished,
                 json.dumps(s.tries or []),
+                None if s.parameters is None else json.dumps(s.parameters),
                 run_id,
                 pid,
             )
             for pid, s in changes.items()
         ]
         with self._tx() as db:
-            db.executemany(
+            db.executemany(  # parameters: an optimize round decided them (else as submitted)
                 "UPDATE points SET state = ?, metrics = ?, output = ?, error = ?, started = ?,"
-                " finished = ?, tries = ? WHERE run_id = ? AND point_id = ?",
+                " finished = ?, tries = ?, parameters = COALESCE(?, parameters)"
+                " WHERE run_id = ? AND point_id = ?",
                 rows,
             )
             db.execute("UPDATE runs SET updated = ? WHERE run_id = ?", (time.time(), run_id))
@@ -385,6 +397,7 @@ class RunStore(PipelineRecords):
             "user",
             "target",
             "unreachable_since",
+            "warnings",
             *OWNER_FIELDS,
         )
         return {k: row[k] for k in keys}
@@ -403,6 +416,7 @@ class RunStore(PipelineRecords):
                 started=r["started"],
                 finished=r["finished"],
                 tries=json.loads(r["tries"] or "[]"),
+                parameters=json.loads(r["parameters"]) or None,
             )
             for r in rows
         }
@@ -434,6 +448,27 @@ class RunStore(PipelineRecords):
         with self._tx() as db:
             rows = db.execute(query + " ORDER BY created DESC, run_id DESC", args).fetchall()
         return [r["run_id"] for r in rows]
+
+    def run_version(self, run_id: str, user: str | None = None) -> float:
+        """When the run last changed (its ``updated`` stamp): what a cached view of it keys on;
+        RunNotFound when it is not ``user``'s."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT user, updated FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        if row is None or (user is not None and row["user"] != user):
+            raise RunNotFound(f"No run {run_id!r}")
+        return row["updated"]
+
+    def run_versions(self, user: str | None = None) -> list[tuple[str, float]]:
+        """``(run_id, updated)`` of ``user``'s runs (every run without one), newest first."""
+        query = "SELECT run_id, updated FROM runs"
+        args: tuple = ()
+        if user is not None:
+            query, args = query + " WHERE user = ?", (user,)
+        with self._tx() as db:
+            rows = db.execute(query + " ORDER BY created DESC, run_id DESC", args).fetchall()
+        return [(r["run_id"], r["updated"]) for r in rows]
 
     def champion(self, pipeline: str) -> dict | None:
         with self._tx() as db:

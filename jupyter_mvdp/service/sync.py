@@ -9,13 +9,22 @@ said on the run (unreachable.py).
 
 from __future__ import annotations
 
+import json
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from ..core import events
-from ..core.models import FINISHED_POINT_STATES, FINISHED_RUN_STATES, PointStatus, RunSpec, Snapshot
+from ..core import events, optimize
+from ..core.models import (
+    FINISHED_POINT_STATES,
+    FINISHED_RUN_STATES,
+    POINT_STATES,
+    PointStatus,
+    RunSpec,
+    Snapshot,
+)
 from ..exceptions import MvdpError, TargetAuthError, TargetUnreachable
 from ..targets.base import Target
 from . import champion
@@ -35,8 +44,11 @@ class RunSync:
         outputs: OutputImporter,
         unreachable: UnreachablePolicy,
         emit: Emit,
+        stored: Callable[[str, dict[str, PointStatus]], None] | None = None,
     ):
+        """``stored(run_id, changes)``: told of the points a tick stored (the REST views)."""
         self.store = store
+        self.stored = stored or (lambda run_id, changes: None)
         self.targets = targets
         self.outputs = outputs
         self.unreachable = unreachable
@@ -67,6 +79,7 @@ class RunSync:
         changed, said = self._points(target, spec, snap)
         if changed:
             self.store.update_points(run_id, changed)
+            self.stored(run_id, changed)
         said += self._run(spec, stored, snap)
         self.emit(run_id, said)
         return said
@@ -95,15 +108,15 @@ class RunSync:
                 old.tries,
             ) or now.metrics != old.metrics:
                 changed[pid] = now
-                if now.state != old.state or len(now.tries) != len(old.tries):
-                    said.append(events.point_changed(pid, now))
-                if now.metrics and now.metrics != old.metrics:
-                    said.append(events.metrics_recorded(pid, now.metrics))
+            elif now.parameters is not None and now.parameters != old.parameters:
+                changed[pid] = now  # optimize: its round asked the point's parameters
         if snap.state in FINISHED_RUN_STATES:  # points the target lost track of end with it
             for pid, old in before.items():
                 if pid not in snap.points and old.state not in FINISHED_POINT_STATES:
                     changed[pid] = replace(old, state="failed", error=snap.message, finished=None)
-                    said.append(events.point_changed(pid, changed[pid]))
+        if changed:  # one event a tick (a few for thousands of points), only what changed
+            counts = Counter(s.state for s in {**before, **changed}.values())
+            said += events.points_changed(changed, {k: counts[k] for k in POINT_STATES})
         return changed, said
 
     def _finish(self, target: Target, spec: RunSpec, pid: str, now: PointStatus) -> None:
@@ -114,6 +127,8 @@ class RunSync:
         elif now.state == "failed" and now.output and not target.capabilities.writes_workspace:
             # the notebook's own exception where it has one, else the log's line
             now.error = failure_of(self.outputs.root / now.output) or now.error
+        if spec.space and now.parameters is None and now.output:  # optimize, on a remote target
+            now.parameters = optimize.asked_parameters(self.outputs.root / now.output)
 
     def _run(self, spec: RunSpec, stored: dict, snap: Snapshot) -> list[dict]:
         """The run's own fields (state, message, outcome) that changed, stored, as events."""
@@ -126,6 +141,8 @@ class RunSync:
                 champion.crown(self.store, spec)
         elif snap.reason and snap.reason != stored["reason"]:
             fields["reason"] = snap.reason
+        if snap.warnings and json.dumps(snap.warnings) != stored.get("warnings"):
+            fields["warnings"] = json.dumps(snap.warnings)  # the run's document shows them
         back = stored["unreachable_since"] is not None  # the target answers again
         if back or snap.state != stored["state"] or snap.message != stored["message"]:
             fields.update(state=snap.state, message=snap.message, unreachable_since=None)

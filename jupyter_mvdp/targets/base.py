@@ -137,6 +137,7 @@ class Target(ABC):
             "inputs": self.inputs(spec),
             "store": self.store_location(spec),
             "target": spec.target,
+            "space": spec.space,  # optimize's search space
         }
 
     def render(self, spec: RunSpec) -> str:
@@ -151,7 +152,7 @@ class Target(ABC):
         from ..render.dag import version_document
 
         args = self._dag_arguments(spec)
-        keys = ("dag_id", "plan", "points", "kernel", "champion", "target", "inputs")
+        keys = ("dag_id", "plan", "points", "kernel", "champion", "target", "inputs", "space")
         return version_document(**{k: args[k] for k in keys})
 
     def check(self) -> None:

@@ -395,10 +395,9 @@ describe('run views', () => {
     ]);
     r = applyEvent(r, {
       run_id: 'r1',
-      kind: 'metrics',
+      kind: 'points',
       seq: 1,
-      point_id: 'b',
-      metrics: { accuracy: 0.95 }
+      points: [{ id: 'b', state: 'success', metrics: { accuracy: 0.95 } }]
     });
     expect(ids()).toEqual([
       ['b', 1],
@@ -410,7 +409,7 @@ describe('run views', () => {
   it('uses a log axis for a log range or two decades', () => {
     const r = run([point('a', 0, 0.1, 0.5), point('b', 1, 10, 0.7)]);
     expect(wantsLogScale(r, 'x')).toBe(true);
-    expect(plotSpec(r, 'accuracy', 'x').encoding.x.scale).toEqual({
+    expect(plotSpec(r, 'accuracy', 'x').encoding.x.scale).toMatchObject({
       type: 'log'
     });
     const narrow = run([point('a', 0, 1, 0.5), point('b', 1, 10, 0.7)]);
@@ -462,12 +461,16 @@ describe('runs', () => {
     ]);
     r = applyEvent(r, {
       run_id: 'r1',
-      kind: 'point',
+      kind: 'points',
       seq: 2,
-      point_id: 'a',
-      state: 'running',
-      tries: [
-        { try: 1, state: 'failed', error: 'boom', started: 1, finished: 2 }
+      points: [
+        {
+          id: 'a',
+          state: 'running',
+          tries: [
+            { try: 1, state: 'failed', error: 'boom', started: 1, finished: 2 }
+          ]
+        }
       ]
     });
     expect(r.points[0].tries[0].error).toBe('boom');
@@ -490,39 +493,40 @@ describe('runs', () => {
     let r: any = run([point('a', 0, 1), point('b', 1, 2)]);
     r = applyEvent(r, {
       run_id: 'r1',
-      kind: 'point',
+      kind: 'points',
       seq: 1,
-      point_id: 'a',
-      state: 'running'
+      points: [{ id: 'a', state: 'running' }]
     });
     r = applyEvent(r, {
       run_id: 'r1',
-      kind: 'point',
+      kind: 'points',
       seq: 2,
-      point_id: 'a',
-      state: 'success',
-      output: 'o.ipynb'
+      points: [{ id: 'a', state: 'success', output: 'o.ipynb' }]
     });
     r = applyEvent(r, {
       run_id: 'r1',
-      kind: 'metrics',
+      kind: 'points',
       seq: 3,
-      point_id: 'a',
-      metrics: { accuracy: 0.8 }
+      points: [
+        {
+          id: 'a',
+          state: 'success',
+          output: 'o.ipynb',
+          metrics: { accuracy: 0.8 }
+        }
+      ]
     });
     r = applyEvent(r, {
       run_id: 'r1',
-      kind: 'point',
+      kind: 'points',
       seq: 2,
-      point_id: 'a',
-      state: 'running'
+      points: [{ id: 'a', state: 'running' }]
     });
     r = applyEvent(r, {
       run_id: 'other',
-      kind: 'point',
+      kind: 'points',
       seq: 9,
-      point_id: 'b',
-      state: 'failed'
+      points: [{ id: 'b', state: 'failed' }]
     });
     expect(r.points[0]).toMatchObject({
       state: 'success',

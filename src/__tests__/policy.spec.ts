@@ -68,9 +68,7 @@ function render(
     busy: false,
     submitError: null
   } as unknown as PlanModel;
-  return renderToStaticMarkup(
-    React.createElement(TargetForm, { model, onSubmitted: () => undefined })
-  );
+  return renderToStaticMarkup(React.createElement(TargetForm, { model }));
 }
 
 const select = (html: string, label: string): string[] | null => {

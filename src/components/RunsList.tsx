@@ -2,6 +2,8 @@
 import * as React from 'react';
 
 import { startedByLabel, startedElsewhere } from '../history';
+import { runBadge, runDuration, shortRunId, startText } from '../runLabels';
+import { pointCount } from '../results';
 import { RunsModel } from '../runsModel';
 import { useSignal } from '../useSignal';
 import { StateBadge } from './StateBadge';
@@ -23,11 +25,12 @@ export function RunsList(props: {
               title={`Open run ${r.run_id}`}
               onClick={() => props.onOpen(r.run_id)}
             >
-              <StateBadge state={r.state} />
+              <StateBadge state={runBadge(r)} />
               <span className="jp-mvdp-runNotebook">{r.notebook}</span>
               <span className="jp-mvdp-muted">
-                {r.strategy.kind} · {r.target} · {r.counts.success}/
-                {r.points.length}
+                {r.strategy.kind} · {startText(r.created)} ·{' '}
+                {shortRunId(r.run_id)} · {runDuration(r)} · {r.target} ·{' '}
+                {r.counts.success}/{pointCount(r)}
                 {startedElsewhere(r.started_by) &&
                   ` · ${startedByLabel(r.started_by)}`}
               </span>

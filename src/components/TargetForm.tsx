@@ -16,20 +16,12 @@ const OPTIONS = [
   ['memory', 'memory (Kubernetes)']
 ] as const;
 
-export function TargetForm(props: {
-  model: PlanModel;
-  onSubmitted: (runId: string) => void;
-}): JSX.Element {
+/** Productionize itself is in the action bar (ActionBar.tsx), kept in view. */
+export function TargetForm(props: { model: PlanModel }): JSX.Element {
   const { model } = props;
   const errors = model.fieldErrors;
   const chosen = model.chosenTarget;
   const choices = model.choices; // what the target's policy lets a plan ask
-  const submit = async () => {
-    const runId = await model.productionize();
-    if (runId) {
-      props.onSubmitted(runId);
-    }
-  };
   return (
     <section className="jp-mvdp-section" aria-label="Target">
       <h3>Target</h3>
@@ -115,18 +107,6 @@ export function TargetForm(props: {
           <div className="jp-mvdp-error">{errors.executor}</div>
         )}
       </details>
-      <button
-        className="jp-mvdp-button jp-mvdp-productionize"
-        disabled={!model.valid || model.busy}
-        onClick={submit}
-      >
-        {model.busy ? 'Productionizing…' : 'Productionize'}
-      </button>
-      {model.submitError && (
-        <div className="jp-mvdp-error jp-mvdp-submitError" role="alert">
-          {model.submitError}
-        </div>
-      )}
     </section>
   );
 }

@@ -13,6 +13,7 @@ import {
   plotSpec,
   sweptParameters
 } from '../results';
+import { themedSpec, useThemeColors } from '../plotTheme';
 import { VegaLite } from './VegaLite';
 
 const HEATMAP = '(heatmap)';
@@ -25,6 +26,7 @@ export function Plot(props: {
   const swept = sweptParameters(run);
   const names = swept.length ? swept : parameterNames(run);
   const metrics = metricNames(run);
+  const colors = useThemeColors();
   const [metric, setMetric] = React.useState<string | undefined>();
   const [view, setView] = React.useState<string | undefined>();
   const shown = metric && metrics.includes(metric) ? metric : metrics[0];
@@ -38,10 +40,12 @@ export function Plot(props: {
   if (!shown || !chosen) {
     return null;
   }
-  const spec =
+  const spec = themedSpec(
     chosen === HEATMAP
       ? heatmapSpec(run, shown, swept[0], swept[1])
-      : plotSpec(run, shown, chosen);
+      : plotSpec(run, shown, chosen),
+    colors
+  );
   return (
     <div className="jp-mvdp-plot">
       <div className="jp-mvdp-plotControls">

@@ -2,6 +2,7 @@
 import * as React from 'react';
 
 import { api, IPoint, IRun } from '../api';
+import { LogView } from '../components/LogView';
 import { errorText } from '../planModel';
 import { compareChoices, triesLines } from '../results';
 
@@ -108,11 +109,7 @@ export function PointDetails(props: {
           </button>
         )}
       </div>
-      {log !== null && (
-        <pre className="jp-mvdp-log" aria-label="worker log">
-          {log}
-        </pre>
-      )}
+      {log !== null && <LogView text={log} label="worker log" />}
     </div>
   );
 }

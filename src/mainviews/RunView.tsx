@@ -7,10 +7,20 @@ import * as React from 'react';
 import { api } from '../api';
 import { startedByLabel, startedElsewhere } from '../history';
 import { POINT_STATES } from '../results';
+import {
+  durationText,
+  runBadge,
+  runWarnings,
+  shortRunId,
+  startText,
+  unrankedReason
+} from '../runLabels';
 import { IRunViewOptions } from '../tokens';
 import { useSignal } from '../useSignal';
 import { DagView } from '../components/DagView';
 import { StateBadge } from '../components/StateBadge';
+import { AbVerdict } from './AbVerdict';
+import { OptimizeHistory } from './OptimizeHistory';
 import { Leaderboard } from './Leaderboard';
 import { Plot } from './Plot';
 
@@ -50,8 +60,10 @@ export function RunView(
     <div className="jp-mvdp-runView" data-run={run.run_id}>
       <header className="jp-mvdp-runHeader">
         <h2>{run.notebook}</h2>
-        <StateBadge state={run.state} />
-        <span className="jp-mvdp-elapsed">{elapsed.toFixed(0)} s</span>
+        <StateBadge state={runBadge(run)} />
+        <span className="jp-mvdp-elapsed" title="duration">
+          {durationText(elapsed)}
+        </span>
         <span className="jp-mvdp-counts" aria-label="point states">
           {POINT_STATES.map(s => (
             <span
@@ -68,7 +80,8 @@ export function RunView(
           {run.strategy.metric
             ? ` · ${run.strategy.goal ?? 'max'} ${run.strategy.metric}`
             : ''}{' '}
-          · {run.target} · {run.run_id}
+          · {run.target} · started {startText(run.created)} ·{' '}
+          <span title={run.run_id}>{shortRunId(run.run_id)}</span>
         </span>
         {startedElsewhere(run.started_by) && (
           <span className="jp-mvdp-startedBy">
@@ -93,6 +106,16 @@ export function RunView(
           </button>
         )}
       </header>
+      {unrankedReason(run) && (
+        <div className="jp-mvdp-unranked" role="note">
+          {unrankedReason(run)}
+        </div>
+      )}
+      {runWarnings(run).map(w => (
+        <div key={w} className="jp-mvdp-warning" role="status">
+          {w}
+        </div>
+      ))}
       {run.progress && active && (
         <div className="jp-mvdp-muted">{run.progress}</div>
       )}
@@ -116,9 +139,11 @@ export function RunView(
           {run.reason}
         </div>
       )}
-      {!run.outcome && run.reason && (
+      {!run.outcome && run.reason && !run.ab && (
         <div className="jp-mvdp-muted">Stopped: {run.reason}</div>
       )}
+      <AbVerdict run={run} rendermime={props.rendermime} />
+      <OptimizeHistory run={run} rendermime={props.rendermime} />
       <div className="jp-mvdp-results">
         <Leaderboard
           run={run}

@@ -3,6 +3,7 @@ import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import * as React from 'react';
 
 const VEGALITE = 'application/vnd.vegalite.v5+json';
+const EMBED_OPTIONS = { renderer: 'svg', actions: false };
 
 export function VegaLite(props: {
   rendermime: IRenderMimeRegistry;
@@ -17,8 +18,12 @@ export function VegaLite(props: {
     }
     const renderer = props.rendermime.createRenderer(VEGALITE);
     host.appendChild(renderer.node);
+    // SVG: crisp at any zoom, and its marks and labels are in the page
     void renderer.renderModel(
-      new MimeModel({ data: { [VEGALITE]: props.spec } })
+      new MimeModel({
+        data: { [VEGALITE]: props.spec },
+        metadata: { [VEGALITE]: { embed_options: EMBED_OPTIONS } }
+      })
     );
     return () => {
       renderer.dispose();

@@ -1,9 +1,9 @@
 /** A run in the main area: one MainAreaWidget per run, tracked so the layout restores it. */
 import { MainAreaWidget } from '@jupyterlab/apputils';
-import { PathExt } from '@jupyterlab/coreutils';
 import { LabIcon, ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { runTitle } from '../runLabels';
 import { IRunViewOptions } from '../tokens';
 import { RunView } from './RunView';
 
@@ -27,9 +27,7 @@ export class RunWidget extends MainAreaWidget<ReactWidget> {
     this.id = `jp-mvdp-run-${runId}`;
     const label = () => {
       const run = options.runs.get(runId);
-      this.title.label = run
-        ? `Run ${PathExt.basename(run.notebook)}`
-        : `Run ${runId}`;
+      this.title.label = run ? runTitle(run) : `Run ${runId}`;
     };
     label();
     options.runs.changed.connect(label, this);

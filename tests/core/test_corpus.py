@@ -112,18 +112,18 @@ ROWS: dict[str, Row] = {
         run=ok(b=["x"]),
         check={"b": ("['Hello', 'World']", "Nice list", True)},
     ),
-    # --- errors, each named, with the cell index `tag --cell` takes ------------------------
+    # --- errors, each named with the prompt its output notebook shows (In [n]) ------------
     "line_magic_error.ipynb": Row(
         {"x": "int"},
         run={
             "state": "failed",
-            "error": "cell 1: UsageError: Line magic function `%not_a_magic_at_all` not found.",
+            "error": "In [2]: UsageError: Line magic function `%not_a_magic_at_all` not found.",
         },
     ),
     "sysexit_after_metric.ipynb": Row(
         {"x": "int"},
         strategy={"kind": "grid", "metric": "acc"},
-        run={"state": "failed", "error": "cell 2: SystemExit: 3", "metrics": {"acc": 0.9}},
+        run={"state": "failed", "error": "In [3]: SystemExit: 3", "metrics": {"acc": 0.9}},
     ),
     "failure_after_metric.ipynb": Row(
         {"fail": "bool"},
@@ -133,7 +133,7 @@ ROWS: dict[str, Row] = {
             "state": "failed",
             "best": {"fail": False},  # the failed point recorded more, and is not ranked
             "points": {"fail=True": {"acc": 0.9}, "fail=False": {"acc": 0.5}},
-            "error": "cell 3: AssertionError: broke after recording",
+            "error": "In [4]: AssertionError: broke after recording",
         },
     ),
     "kernel_death.ipynb": Row(
@@ -246,7 +246,7 @@ PAPERMILL_ROWS: dict[str, Row] = {
     "complex_parameters.ipynb": Row(
         {"msg": "None", "a": "float", "b": "List[str]", "c": "NoneType"},
         {"a": [3.5]},
-        run={"state": "failed", "error": "cell 0: SyntaxError: invalid syntax"},
+        run={"state": "failed", "error": "In [1]: SyntaxError: invalid syntax"},
         check={"a": ("2.25", "Variable a", True)},
     ),
     "nb_version_4.4.ipynb": Row({"var": "int"}, {"var": [2]}, run=ok()),

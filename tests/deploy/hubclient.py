@@ -14,7 +14,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-SCHEMA_ID = "https://events.jupyter.org/jupyter_mvdp/run/v1"
+from jupyter_mvdp.core.events import SCHEMA_ID
+
 PARAMS = "x = 1  # the score this point records\nsleep = 0.0  # seconds to sleep"
 BODY = "import time\nfrom jupyter_mvdp import record\ntime.sleep(sleep)\nrecord('score', x)"
 

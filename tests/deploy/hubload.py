@@ -71,10 +71,14 @@ async def _one_user(client: UserClient, per_user: int, timeout: float) -> UserLo
         _, doc = await client.call("GET", f"mvdp/runs/{run_id}")
         for point in doc["points"]:
             for when, event in arrived:
-                if event["run_id"] == run_id and event["kind"] == "point":
+                if event["run_id"] != run_id or event["kind"] != "points":
+                    continue
+                for said in event["points"]:
+                    if said["id"] != point["id"]:
+                        continue
                     changed = {"running": point.get("started"), "success": point.get("finished")}
-                    if changed.get(event.get("state")):
-                        result.event_seconds.append(when - changed[event["state"]])
+                    if changed.get(said["state"]):
+                        result.event_seconds.append(when - changed[said["state"]])
     return result
 
 

@@ -5,6 +5,7 @@ process of its tree left 10 s later; the run store says what happened."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -171,3 +172,41 @@ def test_a_worker_says_its_last_words_when_stopped_and_when_its_owner_dies(tmp_p
     worker.join(30)
     assert said.read_text() == "kernel shut down"
     assert worker.exitcode == (-signal.SIGTERM if end == "stopped" else -signal.SIGKILL)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("victim", ["worker", "worker process"])
+def test_an_airflow_worker_killed_by_sigkill_takes_its_zygote_and_kernels_along(tmp_path, victim):
+    """Warm kernels on Airflow's workers (kernels/zygote/worker.py), SIGKILL while a task's
+    kernel forked from the worker's zygote runs. ``worker``: the process owning the zygotes
+    (a Celery worker's main process, the LocalExecutor's scheduler): the zygote, its worker
+    processes, the task, the point process and the kernel are gone. ``worker process`` (a
+    LocalExecutor worker, a Celery pool process): its task, point process and kernel are
+    gone at once, the zygote stays with its owner (airflow_worker_sim.py: Airflow's process
+    tree without Airflow; its owner ends when the test says so)."""
+    from tests.kernels.test_worker_zygote import SIM, write
+
+    nb = write(tmp_path / "sleep.ipynb", "import json, time\ntime.sleep(600)")
+    with subreaper():
+        before = children()
+        sim = subprocess.Popen(
+            [sys.executable, str(SIM), str(nb), str(tmp_path), "1"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        worker = json.loads(sim.stdout.readline())["worker"]
+        wait_for(lambda: kernels(sim.pid) and zygotes(sim.pid), 60, "the task's warm kernel")
+        (zygote,) = zygotes(sim.pid)
+        assert json.loads(sim.stdout.readline())["warm"]
+        if victim == "worker":
+            os.kill(sim.pid, signal.SIGKILL)
+            sim.wait(30)
+        else:
+            os.kill(worker, signal.SIGKILL)
+            wait_for(lambda: not kernels(sim.pid), 10, "the kernel to go with its task")
+            assert zygote in zygotes(sim.pid)  # the owner's, until it ends
+            sim.stdin.close()
+            sim.wait(30)
+        assert left_behind(before, within=10) == {}

@@ -68,6 +68,12 @@ CORPUS = {
         "leak = json.LEAK = numpy.LEAK = 1",
     ],
     "error": ["import pandas as pd\npd.DataFrame({'a': [1]})", "raise ValueError('boom')"],
+    # what pandas and tqdm decide at import from IPython: a kernel's, not a terminal's
+    "display": [
+        "import pandas as pd\nprint(pd.get_option('display.max_columns'))\n"
+        "print(pd.DataFrame([[i * j for j in range(30)] for i in range(3)]))"
+    ],
+    "tqdm": ["from tqdm.auto import tqdm\nprint(sum(1 for _ in tqdm(range(3), disable=True)))"],
     "metrics": [
         "from jupyter_mvdp import record\nimport sklearn.linear_model as lm\n"
         "m = lm.LinearRegression().fit([[0], [1], [2]], [1, 3, 5])\n"
@@ -175,7 +181,15 @@ def test_a_corpus_gives_the_same_notebooks_with_and_without_the_zygote(manager, 
         ("stream", "stdout", "True\n")
     ]
     assert run(manager, "metrics.ipynb")["points"][0]["metrics"] == {"slope": 2.0}
-    assert run(manager, "error.ipynb")["points"][0]["error"].startswith("cell 2: ValueError")
+    assert run(manager, "error.ipynb")["points"][0]["error"].startswith("In [3]: ValueError")
+    # a kernel's pandas: 20 columns at most, a wide frame wrapped at 80 characters
+    shown = cells(workspace / run(manager, "display.ipynb")["points"][0]["output"])[1]
+    text = "".join(o[2] for o in shown if o[:2] == ("stream", "stdout"))
+    assert text.startswith("20\n") and "\\\n" in text, text
+    assert max(map(len, text.splitlines())) <= 80, text
+    # tqdm.auto warns at import in a kernel (notebook mode without ipywidgets), warm as fresh
+    warned = cells(workspace / run(manager, "tqdm.ipynb")["points"][0]["output"])[1]
+    assert any(o[:2] == ("stream", "stderr") and "Tqdm" in o[2] for o in warned), warned
     assert {"mvdp_probe_env", "matplotlib.pyplot", "numpy", "pandas", "sklearn.linear_model"} <= (
         preloaded
     )

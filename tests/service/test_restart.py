@@ -16,11 +16,11 @@ import pytest
 import requests
 from tornado.websocket import websocket_connect
 
+from jupyter_mvdp.core.events import SCHEMA_ID
 from jupyter_mvdp.targets.airflow.dev import free_port
 from tests.targets.test_local import write_notebook
 
 TOKEN = "restart-test-token"
-SCHEMA_ID = "https://events.jupyter.org/jupyter_mvdp/run/v1"
 
 
 class Server:
@@ -100,6 +100,11 @@ async def collect(server: Server, events: list, stop: asyncio.Event) -> None:
     ws.close()
 
 
+def point_changes(events: list) -> list[dict]:
+    """The points the ``points`` events said changed, in order."""
+    return [p for e in events if e["kind"] == "points" for p in e["points"]]
+
+
 async def wait_until(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -132,7 +137,7 @@ async def test_a_killed_server_resumes_its_runs_without_repeating_events(tmp_pat
     run_id = run["run_id"]
 
     def succeeded(events):
-        return {e["point_id"] for e in events if e["kind"] == "point" and e["state"] == "success"}
+        return {p["id"] for p in point_changes(events) if p["state"] == "success"}
 
     await wait_until(lambda: len(succeeded(first_events)) >= 1, 90, "a first point to succeed")
     server.kill()
@@ -165,7 +170,7 @@ async def test_a_killed_server_resumes_its_runs_without_repeating_events(tmp_pat
     assert all((root / p["output"]).exists() for p in doc["points"])
     mine = [e for e in first_events + second_events if e["run_id"] == run_id]
     # nothing already reported is reported again: no point succeeds twice, seq never repeats
-    successes = [e["point_id"] for e in mine if e["kind"] == "point" and e["state"] == "success"]
+    successes = [p["id"] for p in point_changes(mine) if p["state"] == "success"]
     assert sorted(successes) == sorted(set(successes))
     assert not done_before & succeeded(second_events)
     seqs = [e["seq"] for e in mine]

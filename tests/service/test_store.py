@@ -162,6 +162,7 @@ def test_a_run_survives_reopening_the_store(tmp_path):
         "started": None,
         "finished": None,
         "rank": 1,
+        "tie": False,
         "tries": [],
     }
     assert doc["points"][1]["rank"] is None  # still queued: not ranked

@@ -124,7 +124,7 @@ def test_a_failing_point_is_recorded_with_its_cell_and_exception_while_others_go
     failed = states[(2, True)]
     assert failed["state"] == "failed"
     assert "ValueError: boom at x=2" in failed["error"]
-    assert failed["error"] == "cell 1: ValueError: boom at x=2"  # the input cell index
+    assert failed["error"] == "In [3]: ValueError: boom at x=2"  # its output notebook's prompt
     assert failed["output"]  # the executed notebook with the traceback is kept
     assert doc["best"]["parameters"] == {"x": 2, "fail": False}
 
@@ -308,7 +308,7 @@ def test_retries_try_a_failed_point_again_and_keep_each_try(manager, workspace, 
         assert [t["try"] for t in point["tries"]] == [1, 2]
         first, last = point["tries"]
         assert first["state"] == "failed"
-        assert first["error"] == f"cell 1: RuntimeError: try 1 of x={x} fails"
+        assert first["error"] == f"In [3]: RuntimeError: try 1 of x={x} fails"
         assert first["finished"] <= last["started"] - 0.3
         assert last["state"] == state
         assert (workspace / "marks" / f"tries-{x}").read_text() == "2"
@@ -316,7 +316,7 @@ def test_retries_try_a_failed_point_again_and_keep_each_try(manager, workspace, 
             assert point["error"] is None and point["metrics"] == {"score": x}
         else:
             assert point["error"] == last["error"]
-            assert last["error"] == f"cell 1: RuntimeError: try 2 of x={x} fails"
+            assert last["error"] == f"In [3]: RuntimeError: try 2 of x={x} fails"
         assert (workspace / point["output"]).exists()
 
 
@@ -478,7 +478,7 @@ def test_a_long_error_message_fails_the_point_and_its_log_keeps_all_of_it(manage
     doc = run(manager, {"grid": {}, "strategy": {"kind": "grid"}}, "long.ipynb")
     (point,) = doc["points"]
     assert point["state"] == "failed"
-    assert point["error"].startswith("cell 1: ValueError: xxxxxxxx")
+    assert point["error"].startswith("In [2]: ValueError: xxxxxxxx")
     assert point["error"].endswith("more characters in the point's log)")
     spec = manager.store.spec(doc["run_id"])
     assert "x" * 70_000 in manager.targets["local"].logs(spec, point["id"])

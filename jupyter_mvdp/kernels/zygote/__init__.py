@@ -21,11 +21,24 @@ Which modules are preloaded (decided once, in preload.py):
   interpreter's stdlib/site-packages (your own code on ``PYTHONPATH``) changed since, and
   stopped once its last run ended, so the next run gets a new one.
 
-A kernel is forked only when a fresh kernel would be the same process: a Python kernelspec
-whose command is exactly ``<this interpreter> -m ipykernel_launcher -f {connection_file}``,
-without ``env`` or its own provisioner, and a kernel environment equal to the zygote's
-(``JPY_*`` and ``PYDEVD_*`` aside). Anything else (R, bash, another venv or interpreter,
-a gateway kernel manager, a changed environment) gets an ordinary kernel, silently.
+A kernel is forked only when a fresh kernel would be the same process (``warm_kernel``): a
+Python kernelspec that runs this interpreter's ipykernel (``-m ipykernel_launcher`` or ``-m
+ipykernel``, its arguments in any order), whatever path names the interpreter (``python``,
+``bin/python3``, a symlink: the same interpreter file and the same ``sys.prefix``) and
+whatever interpreter options it gives (``-Xfrozen_modules=off`` as ``ipykernel install``
+writes, ``-E``, ``-s``, ``-u``...: the zygote starts with the same ones), without an ``env``
+that changes the kernels' environment or its own provisioner, and a kernel environment equal
+to the zygote's (``JPY_*`` and ``PYDEVD_*`` aside). Anything else (R, bash, another venv or
+interpreter, a wrapper script, a changed environment) gets an ordinary kernel, and says why:
+the run's warnings (``ZygotePool.warm``) and the point's log. A gateway kernel manager or
+``warm_kernels: false`` asks for ordinary kernels: nothing to say.
+
+Warm equals fresh: each module is imported as a kernel's cell imports it
+(``preload.as_in_a_kernel``): ``get_ipython()`` answers with the kernel shell's class,
+IPython's builtins and the shell's environment variables are there, so pandas chooses the
+notebook's ``display.max_columns`` (20), not a terminal's. A module that asks the shell more
+than that (its config, display hooks, events, kernel: tqdm.auto, ipywidgets) or keeps it is
+left to the kernel to import, as one that prints or warns is.
 After the fork the kernel takes the worker's stdout/stderr, working directory and
 environment, and matplotlib's inline backend is set before preloading, as ipykernel would.
 What a fresh kernel draws when it starts is drawn again: the random generators that modules
@@ -52,7 +65,15 @@ The package, one responsibility a module:
 """
 
 from .pool import POOL, Zygote, ZygotePool, worker_env
-from .preload import NEVER_PRELOAD, forkable_kernel, imports_of, preload_candidates
+from .preload import (
+    NEVER_PRELOAD,
+    Warmth,
+    forkable_kernel,
+    imports_of,
+    kernel_command,
+    preload_candidates,
+    warm_kernel,
+)
 from .provisioner import ForkedKernel, fork_kernel, kernel_manager
 from .server import main
 
@@ -60,13 +81,16 @@ __all__ = [
     "NEVER_PRELOAD",
     "POOL",
     "ForkedKernel",
+    "Warmth",
     "Zygote",
     "ZygotePool",
     "fork_kernel",
     "forkable_kernel",
     "imports_of",
+    "kernel_command",
     "kernel_manager",
     "main",
     "preload_candidates",
+    "warm_kernel",
     "worker_env",
 ]

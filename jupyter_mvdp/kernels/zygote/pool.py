@@ -18,11 +18,13 @@ import threading
 import time
 from pathlib import Path
 
-from .preload import forkable_kernel, preload_candidates
+from .preload import preload_candidates, warm_kernel
 from .server import ENTRY
 
 _START_TIMEOUT = 120.0
-_MAX_ZYGOTES = 2
+# zygotes at once (each holds its imports' memory, ~100-300 MB): one a set of imports in use;
+# a run beyond them, all busy, gets ordinary kernels and says so
+_MAX_ZYGOTES = 4
 _CONTROL_SECONDS = 10.0
 
 
@@ -48,16 +50,19 @@ class Zygote:
     """A running zygote as its owner sees it: the process, the owner's end of its control
     socket (closing it stops the zygote) and the files it must be replaced after."""
 
-    def __init__(self, modules: list[str], env: dict[str, str]):
+    def __init__(self, modules: list[str], env: dict[str, str], interpreter: tuple[str, ...] = ()):
+        """``interpreter``: the Python and its options the kernels run (preload.warm_kernel),
+        this one by default."""
         self.dir = tempfile.mkdtemp(prefix="mvdp-zygote-")  # its cwd: nothing to shadow
         self.env = env
+        self.interpreter = tuple(interpreter) or (sys.executable,)
         self._ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._ctl.settimeout(_CONTROL_SECONDS)
         self._lock = threading.Lock()
-        config = {"ctl": theirs.fileno(), "modules": modules}
+        config = {"ctl": theirs.fileno(), "modules": modules, "interpreter": self.interpreter}
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", ENTRY],
+                [*self.interpreter, "-c", ENTRY],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -77,7 +82,7 @@ class Zygote:
         self.proc.stdout.close()
         if not line:
             self.stop()
-            raise RuntimeError("the zygote did not start")
+            raise RuntimeError("it exited or did not answer")
         hello = json.loads(line)
         self.pid = self.proc.pid
         self.preloaded: list[str] = hello["preloaded"]
@@ -119,20 +124,30 @@ class Zygote:
 
 class ZygotePool:
     """The zygotes of this process, one per set of imports, each serving the runs that
-    started while it lived (the most recent ``_MAX_ZYGOTES`` sets)."""
+    started while it lived (at most ``_MAX_ZYGOTES``; one that serves a run is never stopped
+    for another: its points would lose their zygote mid-run)."""
 
     def __init__(self):
-        self._zygotes: dict[tuple[str, ...], Zygote] = {}  # sorted modules -> zygote
+        # (interpreter and options, sorted modules) -> zygote
+        self._zygotes: dict[tuple[tuple[str, ...], tuple[str, ...]], Zygote] = {}
         self._lock = threading.Lock()
 
     def acquire(self, run_id: str, notebook, cwd: str | Path, kernel_name: str | None):
         """The zygote of this run (for this notebook's imports: started, or restarted when it
         died or went stale), or None when its kernel cannot be forked or no zygote started.
         Runs running at once share one; ``release`` it when the run ends."""
-        if not forkable_kernel(kernel_name):
-            return None
+        return self.warm(run_id, notebook, cwd, kernel_name)[0]
+
+    def warm(
+        self, run_id: str, notebook, cwd: str | Path, kernel_name: str | None
+    ) -> tuple[Zygote | None, str | None]:
+        """``acquire``, and when it gives no zygote for a Python kernel, why (one line: the
+        run says it)."""
         env = worker_env()
-        key = tuple(sorted(preload_candidates(notebook, cwd)))
+        warmth = warm_kernel(kernel_name, env)
+        if warmth.reason:
+            return None, None if warmth.quiet else warmth.reason
+        key = (warmth.interpreter, tuple(sorted(preload_candidates(notebook, cwd))))
         with self._lock:
             for other in self._zygotes.values():  # a run's imports changed with its notebook
                 other.runs.discard(run_id)
@@ -142,18 +157,22 @@ class ZygotePool:
                 zygote.stop()
                 runs |= zygote.runs  # they get the new one from their next batch on
                 zygote = None
+            busy = [z for z in self._zygotes.values() if z.runs]
+            if zygote is None and len(busy) >= _MAX_ZYGOTES:
+                return None, (
+                    f"{len(busy)} zygotes already serve runs with other imports (at most "
+                    f"{_MAX_ZYGOTES} at once)"
+                )
             if zygote is None:
                 try:
-                    zygote = Zygote(list(key), env)
-                except Exception:  # no zygote: ordinary kernels, as without this module
-                    return None
+                    zygote = Zygote(list(key[1]), env, warmth.interpreter)
+                except Exception as e:  # no zygote: ordinary kernels, as without this module
+                    return None, f"a zygote did not start: {e}"
             zygote.runs |= runs
             self._zygotes[key] = zygote  # most recent last
-            while len(self._zygotes) > _MAX_ZYGOTES:
-                self._zygotes.pop(next(iter(self._zygotes))).stop()
             for idle in [k for k, z in self._zygotes.items() if not z.runs]:
                 self._zygotes.pop(idle).stop()
-            return zygote
+            return zygote, None
 
     def release(self, run_id: str) -> None:
         """The run ended: a zygote no run uses any more stops (the next run gets a new one)."""

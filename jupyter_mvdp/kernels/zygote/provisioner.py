@@ -80,12 +80,18 @@ def fork_kernel(channel: socket.socket, cmd: list[str], kwargs: dict) -> ForkedK
         for fd in [lifeline_r, *fds]:
             os.close(fd)
         why = reply.get("refused") if isinstance(reply, dict) else None
-        print(
-            f"jupyter-mvdp: an ordinary kernel, not a warm one: {why or 'no answer from the zygote'}",
-            file=sys.stderr,
-        )
+        say_cold(why or "no answer from the zygote")
         return None
     return ForkedKernel(reply["pid"], fds[0], lifeline_r)
+
+
+COLD: list[str] = []  # in a point's worker: why its kernels were not warm (its owner asks)
+
+
+def say_cold(why: str) -> None:
+    """The point's log (the worker's stderr) says why its kernel is not a warm one."""
+    COLD.append(why)
+    print(f"jupyter-mvdp: an ordinary kernel, not a warm one: {why}", file=sys.stderr)
 
 
 def _answer(channel: socket.socket) -> tuple[object, list[int]]:

@@ -43,13 +43,21 @@ from ..lifeline import (
     set_name,
     set_private,
 )
-from .preload import preload_modules, renew_random_state, track_random_seeds
+from .preload import (
+    interpreter_path,
+    kernel_command,
+    preload_modules,
+    renew_random_state,
+    track_random_seeds,
+)
 
 # how a zygote is started (and restarted without a module that taints it)
 ENTRY = "from jupyter_mvdp.kernels.zygote.server import main; main()"
 NAME, POINT_NAME = "mvdp-zygote", "mvdp-point"  # what ps shows (tests/processes.py reads it)
 
-_IGNORED_ENV_PREFIXES = ("JPY_", "PYDEVD_")
+# a kernel gets these as a fresh one does, but no module reads them at import: an Airflow
+# task's own variables (AIRFLOW_CTX_*: worker.py) differ from task to task
+_IGNORED_ENV_PREFIXES = ("JPY_", "PYDEVD_", "AIRFLOW_CTX_")
 _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 # what ipykernel imports while a kernel starts (its debugger alone is ~0.5 s)
 _KERNEL_MODULES = (
@@ -123,7 +131,7 @@ def main() -> None:
     os.dup2(devnull, 1)
     os.close(devnull)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # point processes are reaped by the system
-    serve(ctl, base_env)
+    serve(ctl, base_env, tuple(config.get("interpreter") or [sys.executable])[1:])
 
 
 def _exec_again(config: dict) -> None:
@@ -134,7 +142,8 @@ def _exec_again(config: dict) -> None:
     os.dup2(memfd, 0)
     os.close(memfd)
     os.set_inheritable(config["ctl"], True)
-    os.execv(sys.executable, [sys.executable, "-c", ENTRY])
+    python = config.get("interpreter") or [sys.executable]
+    os.execv(python[0], [*python, "-c", ENTRY])
 
 
 class Connection:
@@ -216,9 +225,9 @@ def _from_owner(sock: socket.socket) -> bool:
     return False
 
 
-def serve(ctl: socket.socket, base_env: dict) -> None:
+def serve(ctl: socket.socket, base_env: dict, options: tuple[str, ...] = ()) -> None:
     """Take connections from the owner on ``ctl`` and answer their requests, until the
-    owner is gone (``ctl`` closed)."""
+    owner is gone (``ctl`` closed); ``options``: the interpreter's, which kernels have."""
     if not _from_owner(ctl):
         return
     connections: dict[int, Connection] = {}
@@ -252,7 +261,7 @@ def serve(ctl: socket.socket, base_env: dict) -> None:
             try:
                 line = conn.read()
                 if line is not None:
-                    _answer(conn, line, base_env, ctl, connections)
+                    _answer(conn, line, base_env, options, ctl, connections)
             except Refused as e:
                 drop(conn, str(e))
             except Exception:  # closed, reset, unreadable: that connection only
@@ -301,18 +310,19 @@ def check_request(line: bytes) -> dict:
     return request
 
 
-def _refusal(request: dict, base_env: dict) -> str | None:
-    """Why this zygote cannot fork what a fresh kernel would be, or None."""
-    cmd = request["cmd"]
-    # nbclient adds traitlets options (--HistoryManager.hist_file=:memory:): the kernel's argv
-    if (
-        len(cmd) < 5
-        or cmd[1:4] != ["-m", "ipykernel_launcher", "-f"]
-        or not all(a.startswith("--") for a in cmd[5:])
-    ):
-        return f"not an ipykernel command: {cmd[:6]}"
-    if os.path.normpath(cmd[0]) != os.path.normpath(sys.executable):
-        return "another interpreter"
+def _refusal(request: dict, base_env: dict, options: tuple[str, ...]) -> str | None:
+    """Why this zygote cannot fork what a fresh kernel would be, or None: the command must
+    start this interpreter (as the owner started it) with its options; the kernel's own
+    arguments go to ipykernel as they are."""
+    try:
+        command = kernel_command(request["cmd"])
+    except ValueError as e:
+        return f"not an ipykernel command ({e}): {request['cmd'][:6]}"
+    python = interpreter_path(command.interpreter, request["env"])
+    if os.path.normpath(python or "") != os.path.normpath(sys.executable):
+        return f"another interpreter ({command.interpreter}, not {sys.executable})"
+    if command.options != options:
+        return f"other interpreter options ({' '.join(command.options) or 'none'})"
 
     def relevant(env):
         return {k: v for k, v in env.items() if not k.startswith(_IGNORED_ENV_PREFIXES)}
@@ -324,13 +334,15 @@ def _refusal(request: dict, base_env: dict) -> str | None:
     return None
 
 
-def _answer(conn: Connection, line: bytes, base_env: dict, ctl, connections: dict) -> None:
+def _answer(
+    conn: Connection, line: bytes, base_env: dict, options: tuple, ctl, connections: dict
+) -> None:
     request = check_request(line)
     fds = conn.take_fds()
     try:
         if len(fds) != 3:
             raise Refused("3 file descriptors expected (lifeline, stdout, stderr)")
-        refusal = _refusal(request, base_env)
+        refusal = _refusal(request, base_env, options)
         if refusal:  # the worker starts an ordinary kernel; the connection stays
             conn.answer({"refused": refusal})
             return
@@ -424,12 +436,21 @@ def _become_kernel(request: dict, out: int, err: int) -> None:
         import importlib
 
         importlib.invalidate_caches()
-        if sys.path and sys.path[0] in ("", os.getcwd()):
-            del sys.path[0]  # as ipykernel_launcher does; the kernel adds it back
-        import ipykernel_launcher
+        command = kernel_command(request["cmd"])
+        if command.module == "ipykernel":
+            import ipykernel.__main__ as started
+
+            if sys.path[:1] == [""]:  # the zygote's ``-c``: ``-m`` puts the folder first
+                sys.path[0] = os.getcwd()
+        else:
+            import ipykernel_launcher as started
+
+            if sys.path and sys.path[0] in ("", os.getcwd()):
+                del sys.path[0]  # as ipykernel_launcher does; the kernel adds it back
         from ipykernel import kernelapp
 
-        sys.argv = [ipykernel_launcher.__file__, *request["cmd"][3:]]
+        sys.argv = [started.__file__, *command.args]
+        sys.orig_argv = list(request["cmd"])  # the command a fresh kernel was started with
         app = kernelapp.IPKernelApp.instance(parent_handle=1)
         app.initialize()
         app.start()

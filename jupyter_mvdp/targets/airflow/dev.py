@@ -81,10 +81,19 @@ RECOMMENDED_SETTINGS = {
 # starts: a task process is forked from its executor's worker (LocalExecutor, Celery) and
 # inherits the import, instead of paying ~1 s of CPU to import papermill for every point
 # (and for every other task of the DAG, which imports the operator's module too).
-RECOMMENDED_LOCAL_SETTINGS = """\
+# The opt-in to warm kernels (kernels/zygote/worker.py): each worker (the scheduler's
+# LocalExecutor, a Celery worker) keeps a zygote per set of imports, and its point tasks fork
+# their kernels from it.
+WARM_KERNELS_SETTING = (
+    "from jupyter_mvdp.kernels.zygote.worker import warm_kernels; warm_kernels()  # noqa: E702\n"
+)
+RECOMMENDED_LOCAL_SETTINGS = (
+    """\
 # Imported once by each Airflow process; the tasks forked from it inherit it.
 import papermill  # noqa: F401
 """
+    + WARM_KERNELS_SETTING
+)
 # Only for the CeleryExecutor set-up.
 RECOMMENDED_CELERY_SETTINGS = {
     # one notebook per worker process slot: papermill kernels are CPU-bound
@@ -173,11 +182,13 @@ class DevAirflow:
         venv: Path | None = None,
         executor: str = "local",
         settings: dict | None = None,
+        warm_kernels: bool = True,
     ):
         if executor not in ("local", "celery"):
             raise ValueError(f"executor must be 'local' or 'celery', not {executor!r}")
         self.executor = executor
         self.extra_settings = dict(settings or {})
+        self.warm_kernels = warm_kernels  # False: every point starts a fresh kernel
         self.venv = venv or ensure_airflow_venv()
         self._own_home = home is None
         self.home = Path(home or tempfile.mkdtemp(prefix="mvdp-airflow-"))
@@ -247,7 +258,11 @@ class DevAirflow:
         env = self.env
         self.write_credentials()
         (self.home / "config").mkdir(exist_ok=True)  # on Airflow's sys.path
-        (self.home / "config" / "airflow_local_settings.py").write_text(RECOMMENDED_LOCAL_SETTINGS)
+        (self.home / "config" / "airflow_local_settings.py").write_text(
+            RECOMMENDED_LOCAL_SETTINGS
+            if self.warm_kernels
+            else RECOMMENDED_LOCAL_SETTINGS.replace(WARM_KERNELS_SETTING, "")
+        )
         airflow = str(self.venv / "bin" / "airflow")
         if self.executor == "celery":
             self._spawn("redis", redis_command(self.redis_port), env)
@@ -411,10 +426,15 @@ def redis_command(port: int) -> list[str]:
     return [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
 
 
-def serve_forever(port: int | None = None, home: str | None = None, executor: str = "local") -> int:
+def serve_forever(
+    port: int | None = None,
+    home: str | None = None,
+    executor: str = "local",
+    warm_kernels: bool = True,
+) -> int:
     """`jupyter mvdp dev-airflow`: start, print how to use it, stop on Ctrl-C, SIGTERM or
     SIGHUP (the CLI turns those into ``Interrupted``); SIGKILL: the lifeline stops Airflow."""
-    airflow = DevAirflow(home=home, port=port, executor=executor)
+    airflow = DevAirflow(home=home, port=port, executor=executor, warm_kernels=warm_kernels)
     parts = "db migrate, api-server, scheduler, dag-processor"
     if executor == "celery":
         parts = f"redis, {parts}, Celery workers {', '.join(CELERY_WORKERS)}"

@@ -324,11 +324,12 @@ class Follower:
         return follow.said[key]
 
     def _decision(self, spec: RunSpec, dag_id: str, tis: list) -> tuple[str | None, str | None]:
-        """The canary's outcome, or why an early stop stopped (the tasks' XCom)."""
+        """The canary's outcome (an A/B test's: its verdict), or why an early stop stopped
+        (the tasks' XCom)."""
         decider = contract.decision_task(spec.plan)
         if decider is None:
             return None, None
-        if spec.plan.strategy.kind == "canary":
+        if spec.plan.strategy.kind in ("canary", "ab"):
             tasks = [decider]
         else:  # early stop: the last round check that ran says why the search ended
             done = (

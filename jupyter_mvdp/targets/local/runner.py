@@ -14,8 +14,8 @@ from collections import deque
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from ...core import strategies
-from ...core.models import FINISHED_POINT_STATES, PointStatus, RunSpec, Snapshot
+from ...core import abtest, contract, optimize, strategies
+from ...core.models import FINISHED_POINT_STATES, Point, PointStatus, RunSpec, Snapshot
 from . import notify
 from .slots import KernelSlots
 from .worker import (
@@ -51,6 +51,8 @@ class LocalRun(threading.Thread):
         # gateway) starts its kernels elsewhere
         self.warm_kernels = warm_kernels and "kernel_manager_class" not in self.kernel_options
         self._zygote = None  # the run's zygote (kernels/zygote) while its kernels are warm
+        self._cold: str | None = None  # why its kernels are not warm, when they are not
+        self.warnings: list[str] = []  # said once on the run (Snapshot.warnings)
         self.spec = spec
         self.notebook = notebook
         self.parallelism = max(1, parallelism)
@@ -84,6 +86,7 @@ class LocalRun(threading.Thread):
                 outcome=self.outcome,
                 reason=self.reason,
                 message=self.message,
+                warnings=list(self.warnings),
             )
 
     def _set(self, pid: str, **fields) -> None:
@@ -105,7 +108,15 @@ class LocalRun(threading.Thread):
         try:
             self.out.mkdir(parents=True, exist_ok=True)
             ran = sum(s.state in ("success", "failed") for s in self.points.values())
-            for batch in strategies.rounds(strategy, self.spec.points, self.parallelism):
+            for r, batch in enumerate(
+                strategies.rounds(
+                    strategy,
+                    self.spec.points,
+                    contract.round_size(self.spec.plan, self.parallelism),
+                )
+            ):
+                if strategy.kind == "optimize":
+                    batch = self._ask(r, batch)
                 todo = [p for p in batch if self.points[p.id].state not in FINISHED_POINT_STATES]
                 self._run_batch(todo)
                 ran += len(todo)
@@ -127,6 +138,8 @@ class LocalRun(threading.Thread):
             failed = any(s.state == "failed" for s in self.points.values())
             if strategy.kind == "canary" and not self._cancel.is_set():
                 failed = self._decide_canary() or failed
+            if strategy.kind == "ab" and not self._cancel.is_set():
+                failed = self._decide_ab() or failed
             final = "cancelled" if self._cancel.is_set() else "failed" if failed else "success"
         except Exception as e:  # a bug or an OS error: the run fails visibly, the process lives
             why = disk_full(e, self.out) or f"{type(e).__name__}: {e}"
@@ -143,6 +156,36 @@ class LocalRun(threading.Thread):
         with self._lock:
             self.state = final
 
+    def _ask(self, r: int, batch: list[Point]) -> list[Point]:
+        """optimize: round ``r``'s points, asked (core/optimize.py, runtime.optimize_ask)
+        given every point of the earlier rounds; a slot that has its parameters already (a
+        run resumed after a restart) keeps them."""
+        with self._lock:
+            statuses = dict(self.points)
+        first = [p.id for p in self.spec.points].index(batch[0].id)
+        earlier = [
+            {
+                "parameters": statuses[p.id].parameters,
+                "state": statuses[p.id].state,
+                "metrics": statuses[p.id].metrics,
+            }
+            for p in self.spec.points[:first]
+        ]
+        asked = optimize.ask(
+            self.spec.plan.strategy,
+            self.spec.space or {},
+            earlier,
+            len(batch),
+            r,
+            contract.round_size(self.spec.plan, self.parallelism),
+        )
+        points = []
+        for slot, parameters in zip(batch, asked, strict=True):
+            parameters = statuses[slot.id].parameters or parameters
+            self._set(slot.id, parameters=parameters)
+            points.append(Point(slot.id, parameters))
+        return points
+
     def _job(self, point_id: str, parameters: dict, output: Path, deploy: bool = False) -> dict:
         """``deploy``: the canary's deploy notebook, else the run's notebook: each as the run
         read it at submit (its snapshot file, checked against its sha256 by the worker)."""
@@ -157,6 +200,7 @@ class LocalRun(threading.Thread):
             "kernel_options": self.kernel_options,
             # a connection to the run's zygote that only this point's worker holds
             "zygote": None if deploy or self._zygote is None else self._zygote.channel(),
+            "cold_kernel": None if deploy else self._cold,  # the point's log says why
             "cwd": self.cwd,
             "provenance": provenance(self.spec, point_id, parameters, self._kernel_name(), deploy),
         }
@@ -168,9 +212,10 @@ class LocalRun(threading.Thread):
         if self.warm_kernels and points:  # (re)started here if it died since the last batch
             from ...kernels.zygote import POOL
 
-            self._zygote = POOL.acquire(
+            self._zygote, self._cold = POOL.warm(
                 self.spec.run_id, self.notebook, self.cwd, self._kernel_name()
             )
+            self._say_cold(self._cold)
         queue = deque(points)
         running: dict[str, tuple[PointProcess, float | None]] = {}  # point id -> (worker, deadline)
         timeout = self.spec.plan.timeout
@@ -214,6 +259,7 @@ class LocalRun(threading.Thread):
                     if worker.ended(ready):
                         error = worker.error()
                         self.slots.give_back()
+                        self._say_cold(worker.cold())
                     elif deadline is not None and now > deadline:
                         self._stop_worker(worker)
                         error = f"TimeoutError: the point ran longer than the plan's timeout of {timeout:g} s"
@@ -224,6 +270,13 @@ class LocalRun(threading.Thread):
         finally:  # a bug above: no worker is left running, no slot taken
             for worker, _ in running.values():
                 self._stop_worker(worker)
+
+    def _say_cold(self, why: str | None) -> None:
+        """The run says once why its kernels were cold (its document's warnings)."""
+        warning = why and f"kernels started cold, not forked warm: {why}"
+        with self._lock:
+            if warning and warning not in self.warnings:
+                self.warnings.append(warning)
 
     def _start_worker(self, job: dict) -> PointProcess:
         """A point's worker, in the kernel slot just taken (given back if it cannot start)."""
@@ -297,6 +350,35 @@ class LocalRun(threading.Thread):
             self.reason += f"; the deploy notebook failed: {error}"
             return True
         self.reason += f"; deployed with {deploy.name}"
+        return False
+
+    def _decide_ab(self) -> bool:
+        """The A/B test's verdict (runtime.ab_verdict, as the DAG's decide task); with
+        ``promote``, a better B is promoted: outcome ``deploy`` (it becomes the champion) and
+        the deploy notebook runs with B's parameters. True if that notebook failed."""
+        strategy = self.spec.plan.strategy
+        docs = [
+            {"id": p.id, "parameters": p.parameters, **self.points[p.id].to_json()}
+            for p in self.spec.points
+        ]
+        found = abtest.verdict(strategy, docs)
+        self.reason = found["reason"]
+        if not strategy.promote:
+            return False
+        if found["verdict"] != "B better":
+            self.outcome, self.reason = "alert", f"{self.reason}; B is not promoted"
+            return False
+        self.outcome = "deploy"
+        if not self.spec.deploy_notebook:
+            self.reason += "; B is promoted"
+            return False
+        parameters = abtest.variant_values(strategy, self.spec.points, "b")
+        output = self.out / "deploy.ipynb"
+        error = self._run_alone(self._job("deploy", parameters, output, deploy=True))
+        if error:
+            self.reason += f"; the deploy notebook failed: {error}"
+            return True
+        self.reason += f"; B is promoted, deployed with {Path(self.spec.deploy_notebook).name}"
         return False
 
     def _run_alone(self, job: dict) -> str | None:

@@ -26,7 +26,7 @@ import zmq
 
 from ...core import filemodes, params, runtime
 from ...core.models import PointStatus, RunSpec
-from ...core.notebook_errors import notebook_error, one_line
+from ...core.notebook_errors import cell_name, notebook_error, one_line
 from ...kernels.lifeline import (
     LifelineKernelManager,
     become_subreaper,
@@ -74,6 +74,10 @@ def execute_point(job: dict, conn) -> None:
     set_private()  # a notebook cannot take what its worker holds (the zygote's connection)
     try:
         _redirect_stderr(job["log"])  # the kernel inherits it: its chatter lands in the point's log
+        if job.get("cold_kernel"):
+            from ...kernels.zygote.provisioner import say_cold
+
+            say_cold(job["cold_kernel"])
         filemodes.in_folder(job["output"])  # papermill keeps its mode: the run folder's privacy
         runtime.starting_kernels_again(
             lambda: runtime.execute_notebook(  # the snapshot, checked; provenance() below
@@ -126,13 +130,14 @@ def _kernel_manager(job: dict):
 
 
 def cell_error(e, output: str) -> str:
-    """papermill's failure as ``cell N: Name: message``, read from the notebook it wrote
+    """papermill's failure as ``In [n]: Name: message``, read from the notebook it wrote
     (notebook_errors: the same words for every target); papermill's own numbers without it."""
     try:
         described = notebook_error(params.read_notebook(output))
     except Exception:  # no output notebook
         described = None
-    return described or f"cell {e.cell_index}: " + one_line(e.ename, e.evalue)
+    name = cell_name(getattr(e, "exec_count", None), e.cell_index + 1)
+    return described or f"{name}: " + one_line(e.ename, e.evalue)
 
 
 def provenance(
@@ -209,8 +214,10 @@ def _report(conn, error: str | None, details: str = "") -> None:
     if error and len(error) > ERROR_MAX:
         more = len(error) - ERROR_MAX
         error = f"{error[:ERROR_MAX]}… ({more:,} more characters in the point's log)"
+    from ...kernels.zygote.provisioner import COLD  # a zygote that refused: the run says it
+
     with contextlib.suppress(OSError):  # the owner is gone: the lifeline ends this process
-        conn.send({"error": error})
+        conn.send({"error": error, "cold": COLD[-1] if COLD else None})
 
 
 def _redirect_stderr(path: str) -> None:
@@ -299,6 +306,11 @@ class PointProcess:
         if not isinstance(self._answer, dict):
             return f"the worker process died (exit code {self.proc.exitcode})"
         return self._answer.get("error")
+
+    def cold(self) -> str | None:
+        """Once the worker answered: why its kernel was not forked warm, when it was asked
+        to be and was not."""
+        return self._answer.get("cold") if isinstance(self._answer, dict) else None
 
     def stop(self) -> None:
         """Stop the worker: its last words kill its point's processes (lifeline.py). One

@@ -1,0 +1,59 @@
+"""Airflow's process tree without Airflow, for the worker-zygote tests: a parent that opted in
+(``warm_kernels``, as airflow_local_settings.py does in the scheduler or a Celery worker's
+main process: it owns the zygotes), a worker process forked from it, and tasks the worker
+forks one after another from its main thread, as the task-sdk supervisor does. The owner
+ends once its worker process did and its stdin ended. Each task runs the notebook with papermill and the kernel
+options the DAG passes (``worker.kernel_options``), then prints one JSON line.
+
+    python airflow_worker_sim.py NOTEBOOK OUTPUT_DIR TASKS [--no-opt-in]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+
+import papermill  # imported before the fork, as the recommended local settings do
+
+from jupyter_mvdp.kernels.lifeline import die_with_parent
+from jupyter_mvdp.kernels.zygote import worker
+
+
+def task(notebook: str, output: str) -> None:
+    warned, told = [], []
+    options = worker.kernel_options(
+        notebook, os.path.dirname(notebook), None, warned.append, told.append
+    )
+    line = {"task": os.getpid(), "warm": bool(options), "warned": warned, "told": told}
+    print(json.dumps(line), flush=True)
+    try:
+        papermill.execute_notebook(
+            notebook, output, cwd=os.path.dirname(notebook), progress_bar=False, **options
+        )
+    finally:
+        os._exit(0)
+
+
+def main() -> None:
+    notebook, outputs, tasks = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if "--no-opt-in" not in sys.argv:
+        worker.warm_kernels(force=True)
+    pid = os.fork()
+    if pid == 0:  # a worker process: it dies with its owner, as Celery's pool processes do
+        die_with_parent(signal.SIGKILL)
+        for i in range(tasks):
+            child = os.fork()
+            if child == 0:
+                task(notebook, os.path.join(outputs, f"{i}.ipynb"))
+            os.waitpid(child, 0)
+        os._exit(0)
+    print(json.dumps({"worker": pid}), flush=True)
+    os.waitpid(pid, 0)
+    print(json.dumps({"zygotes": worker._broker.pids() if worker._broker else []}), flush=True)
+    sys.stdin.readline()  # the owner goes on until its stdin ends
+
+
+if __name__ == "__main__":
+    main()
