@@ -268,7 +268,7 @@ test('the plan lives in the notebook: a reload restores it', async ({
     .getByLabel('strategy', { exact: true })
     .selectOption('early_stop');
   await panel.getByLabel('metric', { exact: true }).fill('accuracy');
-  await panel.getByLabel('target', { exact: true }).fill('0.8');
+  await panel.getByLabel('stop at', { exact: true }).fill('0.8');
   await expect(panel.locator('.jp-mvdp-size')).toHaveText('6 points');
   await expect(panel.locator('.jp-mvdp-productionize')).toBeEnabled();
   // the valid plan went into the notebook's metadata: the notebook's own save writes it
@@ -299,7 +299,7 @@ test('the plan lives in the notebook: a reload restores it', async ({
   await expect(panel.getByLabel('metric', { exact: true })).toHaveValue(
     'accuracy'
   );
-  await expect(panel.getByLabel('target', { exact: true })).toHaveValue('0.8');
+  await expect(panel.getByLabel('stop at', { exact: true })).toHaveValue('0.8');
   await expect(panel.locator('.jp-mvdp-size')).toHaveText('6 points');
   await shot(panel, 'plan-restored');
 });
