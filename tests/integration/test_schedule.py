@@ -88,7 +88,8 @@ def test_a_scheduled_run_and_an_api_triggered_run_come_home_with_their_outcomes(
     store = manager.store
     assert store.spec(by_api["run_id"]).target_run_id == colleague
     assert store.spec(scheduled["run_id"]).target_run_id.startswith("scheduled__")
-    for doc in (scheduled, by_api):
+    for summary in (scheduled, by_api):
+        doc = manager.document(summary["run_id"])  # the list holds summaries, not points
         assert doc["pipeline"] == pipeline and doc["target"] == "airflow"
         (point,) = doc["points"]
         assert point["parameters"] == {"x": 2} and point["metrics"] == {"score": 2}
