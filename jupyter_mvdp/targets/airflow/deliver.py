@@ -121,16 +121,42 @@ class Delivery:
             f"is {self.settings['dags_location']} the deployment's DAGs folder, and is the dag-processor running?"
         )
 
-    def remove(self, pipeline: str, dag_id: str) -> None:
-        """Delete the DAG file first (else the dag-processor brings the DAG back), then the DAG."""
+    def remove(self, pipeline: str, dag_id: str, timeout: float = 60.0) -> None:
+        """Delete the DAG file first (else the dag-processor brings the DAG back), then the DAG.
+        Airflow refuses (409) to delete a DAG whose tasks run: its runs are stopped first (the
+        DAG paused, so its schedule starts none, and each unfinished run marked failed)."""
         fs, path = fsspec.core.url_to_fs(f"{self.settings['dags_location']}/{pipeline}.py")
         if fs.exists(path):
             fs.rm(path)
-        try:
-            self.client.call("DAGApi", "delete_dag", dag_id)
-        except ApiError as e:
-            if e.status != 404:
-                raise
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.client.call("DAGApi", "delete_dag", dag_id)
+                return
+            except ApiError as e:
+                if e.status == 404:
+                    return
+                if e.status != 409 or time.monotonic() > deadline:
+                    raise
+            self._stop_runs(dag_id)
+            time.sleep(1)
+
+    def _stop_runs(self, dag_id: str) -> None:
+        from airflow_client.client import DAGPatchBody, DAGRunPatchBody
+
+        self.client.call(
+            "DAGApi", "patch_dag", dag_id, DAGPatchBody(is_paused=True), update_mask=["is_paused"]
+        )
+        runs = self.client.call("DagRunApi", "get_dag_runs", dag_id, state=["queued", "running"])
+        for run in runs.dag_runs:
+            self.client.call(
+                "DagRunApi",
+                "patch_dag_run",
+                dag_id,
+                run.dag_run_id,
+                DAGRunPatchBody(state="failed", note="the pipeline was removed"),
+                update_mask=["state", "note"],
+            )
 
 
 def ship(spec: RunSpec, dag_id: str, version: dict, store: str, progress: Progress) -> None:

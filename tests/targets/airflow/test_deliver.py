@@ -16,6 +16,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_mvdp.exceptions import DagImportError, DagNotParsed, DeployError
 from jupyter_mvdp.render.dag import runtime_files, version_digest, version_document
+from jupyter_mvdp.targets.airflow.client import ApiError
 from jupyter_mvdp.targets.airflow.deliver import Delivery, serves, ship
 
 from .fakes import FakeClient, not_found, spec
@@ -228,3 +229,39 @@ def test_remove_deletes_the_file_then_the_dag_and_a_missing_dag_is_fine(tmp_path
     Delivery(client, {"dags_location": str(dags)}).remove("pipe", "p_pipe")
     assert not (dags / "pipe.py").exists()
     assert client.calls == [("delete_dag", ("p_pipe",), {})]
+
+
+def test_remove_stops_the_runs_airflow_will_not_delete_under_them(tmp_path, monkeypatch):
+    """Airflow answers 409 to deleting a DAG whose tasks run (a scheduled pipeline often
+    has one): the DAG is paused, its unfinished runs are marked failed, and the delete is
+    asked again until Airflow takes it."""
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    answers = iter([ApiError(409, "Task instances of dag … are still running"), None])
+
+    def delete(dag_id):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+
+    running = SimpleNamespace(dag_runs=[SimpleNamespace(dag_run_id="scheduled__1")])
+    client = FakeClient(
+        {"delete_dag": delete, "patch_dag": None, "get_dag_runs": running, "patch_dag_run": None}
+    )
+    Delivery(client, {"dags_location": str(tmp_path)}).remove("pipe", "p_pipe")
+    assert [c[0] for c in client.calls] == [
+        "delete_dag", "patch_dag", "get_dag_runs", "patch_dag_run", "delete_dag"
+    ]  # fmt: skip
+    assert client.calls[1][2]["update_mask"] == ["is_paused"] and client.calls[1][1][1].is_paused
+    patched = client.calls[3]
+    assert patched[1][:2] == ("p_pipe", "scheduled__1") and patched[1][2].state == "failed"
+    assert client.calls[2][2] == {"state": ["queued", "running"]}
+
+    refused = FakeClient(
+        {
+            "delete_dag": ApiError(409, "still running"),
+            "patch_dag": None,
+            "get_dag_runs": SimpleNamespace(dag_runs=[]),
+        }
+    )
+    with pytest.raises(ApiError):  # a run that will not stop: said, not waited on forever
+        Delivery(refused, {"dags_location": str(tmp_path)}).remove("pipe", "p_pipe", timeout=0)
