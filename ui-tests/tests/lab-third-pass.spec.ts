@@ -13,16 +13,13 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test } from '@jupyterlab/galata';
 import { Locator, Page } from '@playwright/test';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const SHOTS = path.resolve(
-  __dirname,
-  '..',
-  process.env.MVDP_SCREENSHOTS || path.join('test-results', 'screenshots')
-);
+import {
+  upload,
+  showPanel,
+  values,
+  shot,
+  openPanel as openSharedPanel
+} from './lab';
 
 test.use({ autoGoto: true, viewport: { width: 1280, height: 720 } });
 
@@ -30,54 +27,11 @@ test.use({ autoGoto: true, viewport: { width: 1280, height: 720 } });
 const RULES =
   /^(color-contrast|label|label-title-only|aria-|button-name|select-name|input-button-name|link-name|nested-interactive|scrollable-region-focusable|tabindex|frame-focusable-content|accesskeys|focus-order-semantics)/;
 
-async function upload(page: any, tmpPath: string, tagged: boolean) {
-  const nb = JSON.parse(
-    fs.readFileSync(path.join(ROOT, 'notebooks', 'titanic.ipynb'), 'utf-8')
-  );
-  delete nb.metadata.mvdp; // the test defines its own plan
-  if (!tagged) {
-    for (const cell of nb.cells) {
-      delete cell.metadata.tags;
-    }
-  }
-  const local = path.join(
-    fs.mkdtempSync(path.join(os.tmpdir(), 'mvdp-')),
-    'titanic.ipynb'
-  );
-  fs.writeFileSync(local, JSON.stringify(nb));
-  await page.contents.uploadFile(local, `${tmpPath}/titanic.ipynb`);
-  await page.contents.uploadFile(
-    path.join(ROOT, 'notebooks', 'datasets', 'titanic.csv'),
-    `${tmpPath}/datasets/titanic.csv`
-  );
-  return `${tmpPath}/titanic.ipynb`;
-}
-
-async function showPanel(page: Page): Promise<Locator> {
-  await page.evaluate(() =>
-    (window as any).jupyterapp.commands.execute('mvdp:open-panel')
-  );
-  const panel = page.locator('#jp-mvdp-panel');
-  await expect(panel).toBeVisible();
-  return panel;
-}
-
+/** The panel of the uploaded example, its six parameters listed. */
 async function openPanel(page: any, notebook: string): Promise<Locator> {
-  await page.notebook.openByPath(notebook);
-  await page.notebook.activate('titanic.ipynb');
-  const panel = await showPanel(page);
+  const panel = await openSharedPanel(page, notebook);
   await expect(panel.locator('.jp-mvdp-axis')).toHaveCount(6);
   return panel;
-}
-
-async function values(panel: Locator, name: string, text: string) {
-  await panel.getByLabel(`${name} mode`).selectOption('values');
-  await panel.getByLabel(`${name} values`).fill(text);
-}
-
-async function shot(locator: Locator, name: string): Promise<void> {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await locator.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 }
 
 /** axe-core on one part of the page: the violations of the rules above, readable. */

@@ -14,13 +14,9 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { shot } from './lab';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const SHOTS = path.resolve(
-  __dirname,
-  '..',
-  process.env.MVDP_SCREENSHOTS || path.join('test-results', 'screenshots')
-);
 const PYTHON =
   process.env.MVDP_PYTHON || path.join(ROOT, '.venv', 'bin', 'python');
 // tests/bigrun.py's run: 10,000 points, of them 779 skipped (folded into one row)
@@ -41,11 +37,6 @@ function storeBigRun(): string {
     { cwd: ROOT, encoding: 'utf-8' }
   );
   return JSON.parse(out).run_id;
-}
-
-async function shot(locator: Locator, name: string): Promise<void> {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await locator.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 }
 
 test('the leaderboard of a 10,000-point run, by keyboard', async ({ page }) => {
