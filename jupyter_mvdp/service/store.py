@@ -387,20 +387,7 @@ class RunStore(PipelineRecords):
 
     def run_state(self, run_id: str) -> dict:
         row = self._row(run_id)
-        keys = (
-            "state",
-            "progress",
-            "outcome",
-            "reason",
-            "message",
-            "finished",
-            "user",
-            "target",
-            "unreachable_since",
-            "warnings",
-            *OWNER_FIELDS,
-        )
-        return {k: row[k] for k in keys}
+        return {k: row[k] for k in (*_RUN_FIELDS, "user", "target", *OWNER_FIELDS)}
 
     def points(self, run_id: str) -> dict[str, PointStatus]:
         with self._tx() as db:
