@@ -245,6 +245,9 @@ def version_document(
             inputs.get("deploy_notebook") if strategy.kind in strategies.DEPLOYS else None
         ),
         "files": list(inputs.get("files") or []),
+        # the plan's warm_kernels: false starts each point's kernel from scratch, even on
+        # workers that keep warm kernels (kernels/zygote/worker.py)
+        "warm_kernels": plan.warm_kernels is not False,
         "runtime": {"module": module, "sha256": hashlib.sha256(source.encode()).hexdigest()},
         "decisions": {
             **_decisions(plan, champion),

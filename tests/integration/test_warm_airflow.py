@@ -76,3 +76,22 @@ def test_the_corpus_on_warm_workers_equals_fresh_kernels(warm_airflow, cold_airf
     # the zygotes are the scheduler's LocalExecutor workers' (one a set of imports each)
     assert zygotes(warm_airflow.process("scheduler").pid)
     assert not zygotes(cold_airflow.process("scheduler").pid)
+
+
+@pytest.mark.timeout(300)
+def test_a_plan_that_asks_for_fresh_kernels_gets_them_on_warm_workers(warm_airflow, tmp_path):
+    notebook(tmp_path / "fresh.ipynb", ["import os\nprint(os.getpid() > 0)"])
+    manager = RunManager(
+        RunStore(tmp_path / "fresh.sqlite"),
+        build_targets({"airflow": warm_airflow.target_settings()}),
+        root_dir=tmp_path,
+        user="fresh",
+    )
+    plan = {"grid": {"x": [1, 2]}, "strategy": {"kind": "grid"}, "warm_kernels": False}
+    run_id = manager.submit("fresh.ipynb", plan, "airflow", background=False)
+    doc = manager.wait(run_id, interval=0.5)
+    assert [p["state"] for p in doc["points"]] == ["success", "success"], doc["message"]
+    for point in doc["points"]:
+        log = manager.point_log(run_id, point["id"])
+        assert "a fresh kernel: the plan asks for them (warm_kernels: false)" in log, log[-2000:]
+        assert WARM not in log

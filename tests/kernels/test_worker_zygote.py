@@ -125,3 +125,43 @@ def test_a_socket_name_nobody_listens_on_is_a_fresh_kernel_with_a_reason(monkeyp
     warned = []
     assert worker.kernel_options(str(nb), str(tmp_path), None, warned.append) == {}
     assert "does not answer" in warned[0], warned
+
+
+# A task that closes its end of the supervisor's socket, then takes a while to exit: without
+# the exit holder the supervisor reads EOF while the task is still alive (Airflow 3.3's
+# supervisor then sleeps a whole min_heartbeat_interval before it looks again).
+EXIT_RACE = """
+import os, socket, sys, time
+from jupyter_mvdp.kernels.zygote import worker
+assert worker.warm_kernels(force=True)
+if os.fork() == 0:  # the worker (as the LocalExecutor's or a Celery pool's)
+    sup, child = socket.socketpair()
+    task = os.fork()  # the task (as the task-sdk's supervisor forks it)
+    if task == 0:
+        sup.close()
+        mine = [p for p in os.listdir("/proc") if p.isdigit() and f" {os.getpid()} " in open(f"/proc/{p}/stat").read().rsplit(")", 1)[1][:24]]
+        holders = [p for p in mine if open(f"/proc/{p}/comm").read().strip() == "mvdp-task-exit"]
+        child.close()  # its last socket, as the task-sdk's exit() closes them
+        time.sleep(0.3)  # a big process's exit
+        os._exit(len(holders))
+    child.close()
+    while sup.recv(4096):
+        pass
+    reaped, status = os.waitpid(task, os.WNOHANG)  # what the supervisor checks at EOF
+    print(reaped == task, os.waitstatus_to_exitcode(status) if reaped else None, flush=True)
+    os._exit(0)
+os.wait()
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_task_is_reapable_when_its_supervisor_reads_the_end_of_its_sockets():
+    with subreaper():
+        before = children()
+        done = subprocess.run(
+            [sys.executable, "-c", EXIT_RACE], capture_output=True, text=True, timeout=30
+        )
+        assert left_behind(before, within=5) == {}  # the holder died with its task
+    assert done.returncode == 0, done.stderr
+    # EOF came once the task had exited, not before; the task had its holder (its exit code)
+    assert done.stdout.split() == ["True", "1"]

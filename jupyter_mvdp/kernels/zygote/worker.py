@@ -51,7 +51,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ..lifeline import die_with_parent
+from ..lifeline import die_with_parent, set_name
 
 _MAX_ZYGOTES = 2  # sets of imports a worker keeps warm (the most recent ones)
 _MAX_REQUEST = 4 << 20  # bytes: a request carries the kernel's environment
@@ -97,6 +97,31 @@ def _after_fork() -> None:
     parent = os.getppid()
     if _parent_of(parent) == _broker.owner:  # a task (or a process a worker starts)
         die_with_parent(signal.SIGKILL, parent)
+        _hold_until_exit()
+
+
+def _hold_until_exit() -> None:
+    """Keep this task's ends of its supervisor's sockets open, in a child, until this
+    process has exited. Airflow 3.3's supervisor learns that a task ended from the sockets'
+    EOF, then checks once whether the process can be reaped: an exit whose sockets close
+    microseconds before it is reapable (a big process's exit) is missed, and the supervisor
+    sleeps a whole ``min_heartbeat_interval`` (1 s) holding the worker's slot, which on a
+    Celery worker delays the next point. The child dies when this process has (its
+    parent-death signal, sent once this process is a zombie), so the EOF comes after."""
+    task = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError:
+        return
+    if pid:
+        return
+    try:
+        die_with_parent(signal.SIGKILL, task)
+        set_name("mvdp-task-exit")
+        while True:
+            signal.pause()
+    finally:
+        os._exit(0)
 
 
 class Broker:

@@ -70,7 +70,7 @@ RECOMMENDED_SETTINGS = {
     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "1",
     "AIRFLOW__DAG_PROCESSOR__BUNDLE_REFRESH_CHECK_INTERVAL": "1",
     # the scheduler loop schedules the mapped points and the next task without idling 1 s
-    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.1",
     # a re-deployed DAG is stored as soon as it is parsed: by default a DAG whose serialized
     # copy changed in the last 30 s is not stored (nor re-read by the API's cache) until a
     # later parse, so a second "Productionize" within 30 s waits up to a minute for Airflow
