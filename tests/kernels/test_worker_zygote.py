@@ -68,6 +68,17 @@ def test_tasks_fork_their_kernels_from_their_workers_zygote_and_get_a_fresh_ones
         assert cells(out / f"{i}.ipynb") == expected
 
 
+@pytest.mark.timeout(300)
+def test_a_daemonized_owner_keeps_warm_kernels_for_its_workers(tmp_path):
+    """``airflow scheduler -D``: python-daemon forks twice before the scheduler runs; the
+    daemon, whose workers run the tasks, owns the zygotes, not the process that exited."""
+    lines, _ = simulate(tmp_path, 2, "--daemon")
+    tasks = [x for x in lines if "task" in x]
+    assert [t["warm"] for t in tasks] == [True, True], tasks
+    (zygote,) = lines[-1]["zygotes"]
+    assert all(f"zygote {zygote} " in t["told"][0] for t in tasks)
+
+
 @pytest.mark.timeout(120)
 def test_only_the_workers_own_tasks_are_answered(tmp_path):
     """The broker (of this process, the owner) answers the children of its worker
@@ -131,10 +142,10 @@ def test_a_socket_name_nobody_listens_on_is_a_fresh_kernel_with_a_reason(monkeyp
 # the exit holder the supervisor reads EOF while the task is still alive (Airflow 3.3's
 # supervisor then sleeps a whole min_heartbeat_interval before it looks again).
 EXIT_RACE = """
-import os, socket, sys, time
+import multiprocessing, os, socket, sys, time
 from jupyter_mvdp.kernels.zygote import worker
 assert worker.warm_kernels(force=True)
-if os.fork() == 0:  # the worker (as the LocalExecutor's or a Celery pool's)
+def work():  # the worker (as the LocalExecutor's or a Celery pool's)
     sup, child = socket.socketpair()
     task = os.fork()  # the task (as the task-sdk's supervisor forks it)
     if task == 0:
@@ -150,7 +161,9 @@ if os.fork() == 0:  # the worker (as the LocalExecutor's or a Celery pool's)
     reaped, status = os.waitpid(task, os.WNOHANG)  # what the supervisor checks at EOF
     print(reaped == task, os.waitstatus_to_exitcode(status) if reaped else None, flush=True)
     os._exit(0)
-os.wait()
+process = multiprocessing.get_context("fork").Process(target=work)
+process.start()
+process.join()
 """
 
 

@@ -12,9 +12,10 @@ runner's: pool.Zygote, provisioner.kernel_manager, server.py):
 
 - ``warm_kernels()`` does nothing but in the process that owns the worker processes
   (``airflow scheduler``, whose LocalExecutor forks them; ``airflow celery worker``'s main
-  process, whose pool forks them). Before it forks one, it starts its *broker*: a thread
-  listening on an abstract Unix socket whose name only its memory holds, and the owner of
-  the zygotes (one per set of imports, environment and interpreter, at most
+  process, whose pool forks them; with ``-D``, the daemon python-daemon leaves behind).
+  Before it forks the first (a multiprocessing or billiard Process), it starts its
+  *broker*: a thread listening on an abstract Unix socket whose name only its memory
+  holds, and the owner of the zygotes (one per set of imports, environment and interpreter, at most
   ``_MAX_ZYGOTES``), which all its worker processes share.
 - A task process is forked from its worker process (the task-sdk supervisor forks without
   exec), so it inherits the broker's name: the DAG's ``kernel_options`` asks it for a
@@ -32,6 +33,9 @@ runner's: pool.Zygote, provisioner.kernel_manager, server.py):
   inherits). A task gets SIGKILL when its worker process dies (``PR_SET_PDEATHSIG``), and
   the point processes that watch the task kill its kernel and whatever the notebook
   started. A Celery pool process dies with its main process (Celery arms the same signal).
+- A task's end is seen at once: each task keeps its ends of its supervisor's sockets open
+  in a child until it has exited (``_hold_until_exit``: Airflow 3.3's supervisor otherwise
+  misses an exit that comes microseconds after the sockets' end, for a whole second).
 - When no zygote can serve (a kernelspec a zygote cannot fork, a zygote that did not
   start, a broker that does not answer) the point starts a fresh kernel and its log says
   why; a warm one says so too.
@@ -60,19 +64,22 @@ _ASK_SECONDS = 180.0  # a zygote's start (imports) included
 # them, as a fresh one does, but no module reads them at import, so they key no zygote
 TASK_ENV_PREFIXES = ("AIRFLOW_CTX_", "JPY_", "PYDEVD_")
 
-_armed_in: int | None = None  # the process that owns the worker processes
+_armed = False  # this process (or the one it was forked from) opted in
 _broker: Broker | None = None  # its broker (in its children: inherited, its name only)
+# the modules whose os.fork starts a worker process: the LocalExecutor's workers are
+# multiprocessing Processes, a Celery worker's pool processes billiard's
+_WORKER_FORKS = ("multiprocessing.popen_fork", "billiard.popen_fork")
 
 
 def warm_kernels(force: bool = False) -> bool:
     """Opt this Airflow process's workers in (see the module docstring): in ``airflow
     scheduler`` and ``airflow celery worker``, or anywhere with ``force``. True when armed."""
-    global _armed_in
-    if _armed_in is not None:
+    global _armed
+    if _armed:
         return True
     if not sys.platform.startswith("linux") or not (force or forks_workers(sys.argv)):
         return False
-    _armed_in = os.getpid()
+    _armed = True
     os.register_at_fork(before=_before_fork, after_in_child=_after_fork)
     return True
 
@@ -84,10 +91,25 @@ def forks_workers(argv: list[str]) -> bool:
 
 
 def _before_fork() -> None:
-    """In the owner, before it forks a worker process: its broker, started once."""
+    """Before an opted-in process forks its first worker process: its broker; that process
+    owns the zygotes. Other forks start none: ``airflow scheduler -D`` (python-daemon) forks
+    twice before it runs the scheduler, and the daemon, not the process that exits, is the
+    one whose workers run the tasks."""
     global _broker
-    if _broker is None and os.getpid() == _armed_in:
+    if _broker is None and _armed and _forking_a_worker():
         _broker = Broker()
+
+
+def _forking_a_worker() -> bool:
+    """The os.fork being made is a multiprocessing (or billiard) Process's start."""
+    frame = sys._getframe(1)
+    for _ in range(4):  # the hook is called by os.fork, called by Popen._launch
+        if frame is None:
+            return False
+        if frame.f_globals.get("__name__") in _WORKER_FORKS:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _after_fork() -> None:

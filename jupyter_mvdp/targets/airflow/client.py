@@ -8,6 +8,10 @@ TargetErrors, so delivery, following and log reading never see an HTTP detail bu
 
 from __future__ import annotations
 
+import contextlib
+import time
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -21,6 +25,9 @@ class ApiError(TargetError):
         self.status = status
 
 
+_CLOCK_FRESH = 5.0  # seconds: an older answer's Date says nothing of Airflow's now
+
+
 class AirflowClient:
     """One Airflow deployment's API. ``settings`` is the target's own (read at each login,
     so a fixed password is picked up): ``api_url``, ``username``, ``password``, ``token``."""
@@ -31,6 +38,7 @@ class AirflowClient:
         self.timeout = timeout
         self._token: str | None = settings["token"]
         self._client = None
+        self._date: tuple[datetime, float] | None = None  # (last answer's Date, when heard)
 
     def _fetch_token(self) -> str:
         s = self.settings
@@ -79,9 +87,11 @@ class AirflowClient:
 
         for attempt in (1, 2):
             try:
-                return getattr(self._api(api), method)(
+                response = getattr(self._api(api), f"{method}_with_http_info")(
                     *args, _request_timeout=self.timeout, **kwargs
                 )
+                self._heard(response.headers or {})
+                return response.data
             except ApiException as e:
                 if e.status == 401 and attempt == 1:
                     self._token = None  # expired: log in again
@@ -98,6 +108,19 @@ class AirflowClient:
                     f"Cannot reach Airflow at {self.settings['api_url']}"
                 ) from None
         raise AssertionError("unreachable")
+
+    def _heard(self, headers) -> None:
+        date = next((v for k, v in headers.items() if k.lower() == "date"), None)
+        with contextlib.suppress(TypeError, ValueError):  # no Date, or not one
+            self._date = (parsedate_to_datetime(date), time.monotonic())
+
+    def server_now(self) -> datetime | None:
+        """Airflow's clock as the Date header of its latest answer gave it: whole seconds,
+        so never ahead of Airflow's own now, whatever this machine's clock says. None when
+        that answer is more than a few seconds old."""
+        if self._date is None or time.monotonic() - self._date[1] > _CLOCK_FRESH:
+            return None
+        return self._date[0]
 
     def get_json(self, path: str, params: dict) -> Any:
         """``GET <api_url><path>`` as plain REST, for what the client's models drop."""

@@ -156,7 +156,17 @@ class AirflowTarget(Target):
                 if spec.plan.strategy.baseline is not None
                 else spec.champion
             )
-        body = TriggerDAGRunPostBody(dag_run_id=spec.run_id, conf=conf, logical_date=None)
+        # run_after, Airflow's default, is its now; a queued run starts once run_after <= the
+        # database's now(), which SQLite and MySQL give in whole seconds: triggered at
+        # 12:00:00.4, a run would wait until 12:00:01. Airflow's clock to the second (its
+        # last answer's Date, never ahead of its now) starts it at the next scheduler loop.
+        when = self.client.server_now()
+        body = TriggerDAGRunPostBody(
+            dag_run_id=spec.run_id,
+            conf=conf,
+            logical_date=None,
+            **({"run_after": when} if when is not None else {}),
+        )
         self.client.call("DagRunApi", "trigger_dag_run", self.dag_id(spec), body)
         spec.extra["dag_run_id"] = spec.run_id
 

@@ -26,6 +26,9 @@ class FakeClient:
             raise answer
         return answer(*args, **kwargs) if callable(answer) else answer
 
+    def server_now(self):
+        return None  # Airflow's default run_after
+
     def get_json(self, path: str, params: dict):
         self.calls.append(("get_json", (path,), params))
         parts = path.split("/")

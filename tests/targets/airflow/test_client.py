@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from airflow_client.client.api_response import ApiResponse
 from airflow_client.client.exceptions import ApiException
 
 from jupyter_mvdp.exceptions import TargetAuthError, TargetUnreachable
+from jupyter_mvdp.targets.airflow import client as client_module
 from jupyter_mvdp.targets.airflow.client import AirflowClient, ApiError
 
 
@@ -20,16 +22,18 @@ def settings(**overrides):
 
 
 class FakeApi:
-    """Answers ``get_dags`` from a list of outcomes, one a call."""
+    """Answers ``get_dags`` from a list of outcomes, one a call (an ApiResponse as is)."""
 
     def __init__(self, outcomes):
         self.outcomes = list(outcomes)
 
-    def get_dags(self, **kwargs):
+    def get_dags_with_http_info(self, **kwargs):
         outcome = self.outcomes.pop(0)
         if isinstance(outcome, Exception):
             raise outcome
-        return outcome
+        if isinstance(outcome, ApiResponse):
+            return outcome
+        return ApiResponse(status_code=200, headers={}, data=outcome, raw_data=b"")
 
 
 def with_api(client: AirflowClient, outcomes, monkeypatch) -> list:
@@ -81,3 +85,15 @@ def test_a_fixed_password_is_read_at_the_next_login():
     with pytest.raises(TargetUnreachable):  # nothing listens: the login is tried, with "new"
         client._fetch_token()
     assert client.settings["password"] == "new"
+
+
+def test_airflows_clock_is_its_last_answers_date_while_fresh(monkeypatch):
+    client = AirflowClient("a", settings(), 5)
+    assert client.server_now() is None  # nothing heard yet
+    date = {"Date": "Sun, 06 Dec 2026 16:11:10 GMT"}
+    answer = ApiResponse(status_code=200, headers=date, data="dags", raw_data=b"")
+    with_api(client, [answer], monkeypatch)
+    assert client.call("DAGApi", "get_dags") == "dags"
+    assert client.server_now().isoformat() == "2026-12-06T16:11:10+00:00"
+    monkeypatch.setattr(client_module.time, "monotonic", lambda: 1e12)  # long after
+    assert client.server_now() is None
