@@ -55,10 +55,13 @@ class RunSync:
         self.emit = emit
         self._lock = threading.Lock()
         self._specs: dict[str, RunSpec] = {}  # of runs being synced: parsed once, not per poll
+        # run -> point -> its output notebook's error (None: it names none), read once
+        self._notebook_errors: dict[str, dict[str, str | None]] = {}
 
     def forget(self, run_id: str) -> None:
         """Read the run's spec from the store again at the next sync."""
         self._specs.pop(run_id, None)
+        self._notebook_errors.pop(run_id, None)
 
     def sync(self, run_id: str) -> list[dict]:
         """Poll the target once and record + emit what changed."""
@@ -100,7 +103,8 @@ class RunSync:
             else:
                 now.output, now.metrics = old.output, now.metrics or old.metrics
                 if now.state in FINISHED_POINT_STATES:
-                    now.error = now.error or old.error
+                    mine = self._notebook_error(target, spec, pid, now)
+                    now.error = mine or now.error or old.error
             if (now.state, now.error, now.output, now.tries) != (
                 old.state,
                 old.error,
@@ -121,14 +125,27 @@ class RunSync:
 
     def _finish(self, target: Target, spec: RunSpec, pid: str, now: PointStatus) -> None:
         """A point just finished: its output notebook home, its metrics, why it failed."""
+        self._notebook_errors.get(spec.run_id, {}).pop(pid, None)  # a retry's own notebook
         now.output, now.metrics, problem = self.outputs.bring(target, spec, pid, now)
         if problem and now.state == "success":  # the point keeps its target's state
             now.error = problem
-        elif now.state == "failed" and now.output and not target.capabilities.writes_workspace:
-            # the notebook's own exception where it has one, else the log's line
-            now.error = failure_of(self.outputs.root / now.output) or now.error
+        else:  # the notebook's own exception where it has one, else the target's word
+            now.error = self._notebook_error(target, spec, pid, now) or now.error
         if spec.space and now.parameters is None and now.output:  # optimize, on a remote target
             now.parameters = optimize.asked_parameters(self.outputs.root / now.output)
+
+    def _notebook_error(
+        self, target: Target, spec: RunSpec, pid: str, now: PointStatus
+    ) -> str | None:
+        """Why a remote point failed, as its output notebook (home) says it: it wins over
+        the target's word at every later poll too (Airflow's comes from the task's log,
+        which may still be written when the point is first seen failed). Read once."""
+        if now.state != "failed" or not now.output or target.capabilities.writes_workspace:
+            return None
+        known = self._notebook_errors.setdefault(spec.run_id, {})
+        if pid not in known:
+            known[pid] = failure_of(self.outputs.root / now.output)
+        return known[pid]
 
     def _run(self, spec: RunSpec, stored: dict, snap: Snapshot) -> list[dict]:
         """The run's own fields (state, message, outcome) that changed, stored, as events."""
