@@ -59,7 +59,8 @@ def makespan(
         if first_running is None and any(p["state"] != "queued" for p in doc["points"]):
             first_running = time.time() - submitted
         if doc["state"] in ("success", "failed", "cancelled"):
-            assert doc["state"] == "success", doc["message"]
+            failed = [(p["id"], p["state"], p["error"]) for p in doc["points"] if p["error"]]
+            assert doc["state"] == "success", (doc["state"], doc["message"], failed)
             if target != "airflow":
                 return time.time() - submitted, first_running, run_id
             run, tis = airflow_run(airflow, manager, run_id)

@@ -826,18 +826,30 @@ def top_level_packages(modules: Iterable[str]) -> list[str]:
 _VERSIONS_SOURCE = """
 import importlib.metadata as md, json, sys
 std = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
-try:
-    dists = md.packages_distributions()
-except Exception:
-    dists = {}
+dists = None
+def owner(name):
+    try:  # the distribution of the same name, if it holds the module (pandas)
+        dist = md.distribution(name)
+        if any(f.parts[0] in (name, name + ".py") for f in dist.files or ()):
+            return dist.version
+    except Exception:
+        pass
 def version(name):
+    global dists
+    found = owner(name) or getattr(sys.modules.get(name), "__version__", None)
+    if found is not None:
+        return str(found)
+    if dists is None:  # every distribution's files, read once and only if needed (~0.15 s)
+        try:
+            dists = md.packages_distributions()
+        except Exception:
+            dists = {}
     for dist in dists.get(name, ()):
         try:
             return md.version(dist)
         except Exception:
             pass
-    found = getattr(sys.modules.get(name), "__version__", None)
-    return None if found is None else str(found)
+    return None
 result = json.dumps({
     "python": sys.version.split()[0],
     "packages": {n: version(n) for n in names if n not in std},

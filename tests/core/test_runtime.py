@@ -93,12 +93,17 @@ def test_the_kernel_says_its_versions_in_a_namespace_of_its_own():
     from jupyter_mvdp.core import runtime
 
     namespace: dict = {}
-    text = eval(runtime.versions_expression(["json", "nbformat", "no_such_package"]), namespace)
+    names = ["json", "nbformat", "yaml", "no_such_package"]  # yaml: PyYAML's
+    text = eval(runtime.versions_expression(names), namespace)
     assert set(namespace) == {"__builtins__"}
     reply = {"user_expressions": {"versions": {"status": "ok", "data": {"text/plain": repr(text)}}}}
     assert runtime.read_versions(reply) == {
         "python": sys.version.split()[0],
-        "packages": {"nbformat": importlib.metadata.version("nbformat"), "no_such_package": None},
+        "packages": {
+            "nbformat": importlib.metadata.version("nbformat"),
+            "yaml": importlib.metadata.version("PyYAML"),
+            "no_such_package": None,
+        },
     }
     for bad in (
         {},
