@@ -36,7 +36,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
+from traitlets import Type
+
+from .ready import PromptKernelClient
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
@@ -206,7 +210,10 @@ def popen_kwargs(sig: int = signal.SIGTERM) -> dict:
 class LifelineKernelManager(AsyncKernelManager):
     """The default kernel manager of nbclient, except that the kernel dies with the process
     that started it (jupyter_client puts kernels in their own session, so a group kill of a
-    worker never reached them; ipykernel's parent poller took up to a second)."""
+    worker never reached them; ipykernel's parent poller took up to a second), and that its
+    client sees the kernel ready without waiting for 0.2 s of silence (kernels/ready.py)."""
+
+    client_factory = Type(klass=AsyncKernelClient, default_value=PromptKernelClient)
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         kw = {**popen_kwargs(signal.SIGKILL), **kw}
