@@ -223,7 +223,8 @@ class RunStore(PipelineRecords):
         return [r["message"] for r in rows]
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:  # never under another thread's query: sqlite3 can crash (SIGSEGV)
+            self._db.close()
 
     # --- writing ----------------------------------------------------------------------
 
