@@ -15,8 +15,8 @@ runner's: pool.Zygote, provisioner.kernel_manager, server.py):
   process, whose pool forks them; with ``-D``, the daemon python-daemon leaves behind).
   Before it forks the first (a multiprocessing or billiard Process), it starts its
   *broker*: a thread listening on an abstract Unix socket whose name only its memory
-  holds, and the owner of the zygotes (one per set of imports, environment and interpreter, at most
-  ``_MAX_ZYGOTES``), which all its worker processes share.
+  holds, and the owner of the zygotes (one per set of imports, environment and
+  interpreter, at most ``_MAX_ZYGOTES``), which all its worker processes share.
 - A task process is forked from its worker process (the task-sdk supervisor forks without
   exec), so it inherits the broker's name: the DAG's ``kernel_options`` asks it for a
   zygote with the notebook's imports, and the broker answers with a new connection to it
